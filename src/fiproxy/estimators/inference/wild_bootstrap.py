@@ -1,0 +1,681 @@
+"""Wild cluster bootstrap tests and confidence intervals for one linear restriction.
+
+Tests ``H0: R·β = r`` in the linear model ``y = Xβ + u`` with errors clustered
+in one or several dimensions, by the wild cluster bootstrap of Cameron,
+Gelbach & Miller (2008, "Bootstrap-based improvements for inference with
+clustered errors", Review of Economics and Statistics 90: 414–427):
+
+- restricted (WCR, ``impose_null=True``): bootstrap samples
+  ``y* = Xβ̃ + ũ ⊙ v`` built from the estimate and residuals under H0;
+- unrestricted (WCU, ``impose_null=False``): ``y* = Xβ̂ + û ⊙ v``, the
+  bootstrap t centred at β̂
+  (MacKinnon & Webb 2018, "The wild bootstrap for few (treated) clusters",
+  Econometrics Journal 21: 114–135).
+
+Every observation of bootstrap cluster g gets the same weight ``v_g``
+(:mod:`~fiproxy.estimators.inference.bootstrap_weights`). The statistic is the
+cluster-robust t of the fitted result: CRV1 with factor ``G/(G-1)·(n-1)/(n-K)``,
+``K`` the slope parameters plus the absorbed fixed-effect degrees of freedom,
+a fixed effect nested in a cluster variable counting once (fixest's default,
+as :mod:`fiproxy.estimators.inference.vcov`). With several clustering
+dimensions the covariance is the Cameron, Gelbach & Miller (2011, "Robust
+inference with multiway clustering", Journal of Business & Economic
+Statistics 29: 238–249) inclusion–exclusion sum, every term scaled with the
+smallest ``G`` (``cluster_df="min"``, fixest) or each with its own
+(``cluster_df="own"``, Stata's boottest). With one clustering dimension these
+factors cancel from every p-value and confidence interval; they only scale
+the reported t (pyfixest's ``wildboottest()`` counts every fixed-effect level
+in ``K`` and so reports a slightly smaller t with the same p-value).
+
+Computation follows Roodman, MacKinnon, Nielsen & Webb (2019, "Fast and wild:
+Bootstrap inference in Stata using boottest", Stata Journal 19: 4–60): all
+data enter through cluster-level sums (``Σ_{i∈g} a_i u_i`` with
+``a_i = x_i'(X'X)⁻¹R'``, cell sums for every clustering dimension and
+``Σ_{i∈h} a_i x_i'``), so one draw costs O(G·H) and all draws are one matrix
+product, done in chunks to bound memory. Because the restricted residuals are
+affine in ``r``, the bootstrap numerators and denominators are stored as
+coefficients of a linear and a quadratic in ``r``; re-evaluating the p-value at
+a new ``r`` is then O(B), which makes confidence intervals by test inversion
+(root finding on ``p(r) = 1 - level`` on both sides of β̂) cheap.
+
+Fixed effects: the bootstrap runs on the fixed-effect-demeaned design. A
+fixed effect nested within the bootstrap clusters needs nothing more (the
+demeaning commutes with the cluster weights); the dummies of a fixed effect
+that is not nested (e.g. year effects when bootstrapping by province) are kept
+as explicit regressors, demeaned by the nested ones, so that the result equals
+the bootstrap on the full dummy design (as in pyfixest ``wildboottest()``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import linalg as _la
+from scipy import optimize as _opt
+from scipy import stats as _st
+
+from fiproxy.estimators.demean import demean
+from fiproxy.estimators.design import check_columns
+from fiproxy.estimators.inference.vcov import cluster_codes, nested_fe_count, parse_vcov
+from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws, n_distinct
+
+__all__ = [
+    "WildBootstrapTest",
+    "WildClusterProblem",
+    "BootstrapWarning",
+    "wild_bootstrap",
+    "wild_cluster_bootstrap",
+    "bootstrap_pvalue",
+    "problem_from_result",
+]
+
+PVALUE_TYPES = ("symmetric", "equal-tail", "lower", "upper")
+_MAX_FE_DUMMIES = 2000
+_CHUNK_ELEMENTS = 4_000_000  # draws × cluster cells per matrix product (≈32 MB in float64)
+
+
+class BootstrapWarning(UserWarning):
+    """The bootstrap ran but its resolution or assumptions are limited (few clusters …)."""
+
+
+# ---------------------------------------------------------------------------- result type
+@dataclass(frozen=True)
+class WildBootstrapTest:
+    """Wild cluster bootstrap test of ``param = null`` with its confidence interval.
+
+    ``pvalue`` counts bootstrap statistics at least as extreme as the sample
+    statistic (ties within 1e-9 relative count as extreme, so the draw that
+    reproduces the sample under full enumeration of a WCR bootstrap is
+    included and the p-value is never below ``smallest_pvalue``).
+    ``conf_int`` inverts the same test (WCR) or is the percentile-t interval
+    (WCU); a bound is ±inf when the p-value never falls below ``1 - level``.
+    """
+
+    param: str
+    estimate: float
+    null: float
+    t_stat: float
+    pvalue: float
+    conf_int: tuple[float, float]
+    level: float
+    B: int
+    weights: str
+    impose_null: bool
+    pvalue_type: str
+    cluster: tuple[str, ...]
+    bootcluster: str
+    n_clusters: int
+    full_enumeration: bool
+    smallest_pvalue: float
+    warnings: tuple = ()
+    t_boot: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def method(self) -> str:
+        return "WCR" if self.impose_null else "WCU"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row table: estimate, t, bootstrap p-value and CI, bootstrap settings."""
+        return pd.DataFrame(
+            {
+                "estimate": [self.estimate],
+                "null": [self.null],
+                "t": [self.t_stat],
+                "p_boot": [self.pvalue],
+                "ci_lower": [self.conf_int[0]],
+                "ci_upper": [self.conf_int[1]],
+                "level": [self.level],
+                "method": [self.method],
+                "weights": [self.weights],
+                "B": [self.B],
+                "full_enumeration": [self.full_enumeration],
+                "bootcluster": [self.bootcluster],
+                "G_boot": [self.n_clusters],
+                "cluster": ["+".join(self.cluster)],
+                "pvalue_type": [self.pvalue_type],
+            },
+            index=pd.Index([self.param], name="param"),
+        )
+
+    def __str__(self) -> str:
+        lo, hi = self.conf_int
+        lines = [
+            f"Wild cluster bootstrap ({self.method}, {self.weights} weights, "
+            f"{'full enumeration of ' if self.full_enumeration else ''}B={self.B})",
+            f"H0: {self.param} = {self.null:g}; clusters: {'+'.join(self.cluster)}; "
+            f"bootstrap clusters: {self.bootcluster} (G={self.n_clusters})",
+            f"estimate {self.estimate:.6g}  t {self.t_stat:.4f}  p ({self.pvalue_type}) {self.pvalue:.4f}  "
+            f"{self.level:.0%} CI [{lo:.6g}, {hi:.6g}]",
+        ]
+        lines += [f"Warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- p-values
+def bootstrap_pvalue(t: np.ndarray | float, t_boot: np.ndarray, kind: str = "symmetric") -> np.ndarray | float:
+    """Bootstrap p-value(s) of the statistic(s) ``t`` given draws ``t_boot`` (last axis).
+
+    ``kind``: ``"symmetric"`` P(|t*| ≥ |t|); ``"equal-tail"`` 2·min(P(t* ≤ t), P(t* ≥ t));
+    ``"lower"`` (H1: below the null) P(t* ≤ t); ``"upper"`` (H1: above) P(t* ≥ t).
+    Ties within 1e-9·max(1, |t|) count as at least as extreme.
+    """
+    if kind not in PVALUE_TYPES:
+        raise ValueError(f"unknown p-value type {kind!r}; choose one of {', '.join(PVALUE_TYPES)}")
+    t = np.asarray(t, dtype=float)
+    tb = np.asarray(t_boot, dtype=float)
+    tt = t[..., None]
+    tol = 1e-9 * np.maximum(1.0, np.abs(tt))
+    if kind == "symmetric":
+        p = np.mean(np.abs(tb) >= np.abs(tt) - tol, axis=-1)
+    elif kind == "lower":
+        p = np.mean(tb <= tt + tol, axis=-1)
+    elif kind == "upper":
+        p = np.mean(tb >= tt - tol, axis=-1)
+    else:
+        p = np.minimum(1.0, 2 * np.minimum(np.mean(tb <= tt + tol, axis=-1), np.mean(tb >= tt - tol, axis=-1)))
+    return float(p) if p.ndim == 0 else p
+
+
+# ---------------------------------------------------------------------------- the aggregated problem
+def _groupsum(codes: np.ndarray, n_groups: int, M: np.ndarray) -> np.ndarray:
+    """Column sums of M (n, k) within groups: (n_groups, k)."""
+    if M.ndim == 1:
+        return np.bincount(codes, weights=M, minlength=n_groups)
+    return np.column_stack([np.bincount(codes, weights=M[:, j], minlength=n_groups) for j in range(M.shape[1])])
+
+
+def _labels(labels: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of one label vector and its sorted distinct labels; NaN is an error naming ``what``."""
+    c, uniq = pd.factorize(pd.Series(np.asarray(labels)), sort=True)
+    if (c < 0).any():
+        bad = np.flatnonzero(c < 0)
+        raise ValueError(
+            f"cluster variable {what!r} has {bad.size} missing value(s) (rows {bad[:5].tolist()} …); "
+            "drop those rows before estimation or fill the cluster id"
+        )
+    return c.astype(np.int64), np.asarray(uniq)
+
+
+def _codes(labels: Any, what: str) -> tuple[np.ndarray, int]:
+    c, uniq = _labels(labels, what)
+    return c, len(uniq)
+
+
+class WildClusterProblem:
+    """Cluster-level sums of one regression and one restriction ``R·β = r``.
+
+    Built once from (Z, y, cluster codes); :meth:`moments` turns a weight matrix
+    into per-draw coefficients from which bootstrap t statistics at any ``r``
+    follow in O(B). Works on plain arrays so other estimators (mediation, IV
+    reduced forms) can reuse it.
+
+    Parameters
+    ----------
+    Z : (n, k) design (already FE-demeaned and multiplied by √weights when weighted).
+    y : (n,) outcome transformed the same way.
+    R : (k,) restriction vector; ``r``: null value.
+    cluster : (n, m) integer codes of the m clustering dimensions.
+    boot : (n,) integer codes 0..G-1 of the bootstrap clusters.
+    k_dof : number of parameters in the (n-1)/(n-k) factor (regressors + absorbed FE levels).
+    """
+
+    def __init__(
+        self,
+        Z: np.ndarray,
+        y: np.ndarray,
+        R: np.ndarray,
+        r: float,
+        cluster: np.ndarray,
+        boot: np.ndarray,
+        *,
+        impose_null: bool = True,
+        k_dof: int | None = None,
+        cluster_df: str = "min",
+    ) -> None:
+        Z = np.asarray(Z, dtype=float)
+        y = np.asarray(y, dtype=float).ravel()
+        R = np.asarray(R, dtype=float).ravel()
+        n, k = Z.shape
+        if y.shape[0] != n or R.shape[0] != k:
+            raise ValueError(f"shapes do not conform: Z {Z.shape}, y {y.shape}, R {R.shape}")
+        if not np.all(np.isfinite(Z)) or not np.all(np.isfinite(y)):
+            raise ValueError("the design or the outcome has NaN/inf values; drop incomplete rows first")
+        if not np.any(R):
+            raise ValueError("the restriction vector R is all zeros")
+        if cluster_df not in ("own", "min"):
+            raise ValueError(f"cluster_df must be 'own' or 'min', got {cluster_df!r}")
+        cluster = np.asarray(cluster).reshape(n, -1)
+        boot = np.asarray(boot, dtype=np.int64).ravel()
+        G = int(boot.max()) + 1
+        try:
+            cf = _la.cho_factor(Z.T @ Z)
+        except _la.LinAlgError:
+            raise ValueError("singular design: the regressors are collinear (after absorbing fixed effects)") from None
+        AR = _la.cho_solve(cf, R)
+        RAR = float(R @ AR)
+        beta = _la.cho_solve(cf, Z.T @ y)
+        uhat = y - Z @ beta
+        a = Z @ AR  # a_i = z_i'(Z'Z)^{-1}R'
+        self.n, self.k, self.G = n, k, G
+        self.estimate = float(R @ beta)
+        self.r0 = float(r)
+        self.impose_null = bool(impose_null)
+        k_dof = k if k_dof is None else int(k_dof)
+        if n - k_dof <= 0:
+            raise ValueError(f"no residual degrees of freedom (n={n}, k={k_dof})")
+
+        # clustering dimensions and their inclusion–exclusion terms
+        m = cluster.shape[1]
+        dims = [np.unique(cluster[:, j], return_inverse=True)[1].astype(np.int64) for j in range(m)]
+        n_dim = [int(d.max()) + 1 for d in dims]
+        for j, Gj in enumerate(n_dim):
+            if Gj < 2:
+                raise ValueError(f"clustering dimension {j + 1} has a single cluster; cluster-robust inference needs G ≥ 2")
+        G_min = min(n_dim)
+        small = (n - 1) / (n - k_dof)
+        self.terms: list[tuple[np.ndarray, int, float]] = []
+        for size in range(1, m + 1):
+            for subset in itertools.combinations(range(m), size):
+                if size == 1:
+                    h, H = dims[subset[0]], n_dim[subset[0]]
+                else:
+                    h = np.unique(_combine([dims[j] for j in subset]), return_inverse=True)[1].astype(np.int64)
+                    H = int(h.max()) + 1
+                Gt = H if cluster_df == "own" else G_min
+                sign = 1.0 if size % 2 else -1.0
+                self.terms.append((h, H, sign * Gt / (Gt - 1) * small))
+        self.n_dim = n_dim
+
+        # sample statistic
+        var = sum(w * np.sum(np.bincount(h, weights=a * uhat, minlength=H) ** 2) for h, H, w in self.terms)
+        if not var > 0:
+            raise ValueError("the cluster-robust variance of R·β is not positive; the restriction is not identified")
+        self.se = float(np.sqrt(var))
+
+        # bootstrap pieces, affine in s = r - R·β̂ for WCR
+        inv_rar = 1.0 / RAR
+        self.c0 = np.bincount(boot, weights=a * uhat, minlength=G)
+        self.c1 = np.bincount(boot, weights=a * a * inv_rar, minlength=G)
+        S0 = _groupsum(boot, G, Z * uhat[:, None])  # (G, k) cluster scores
+        q = _groupsum(boot, G, Z * (a * inv_rar)[:, None])  # (G, k) = Z_g'Z_g d
+        self.K0: list[np.ndarray] = []
+        self.K1: list[np.ndarray] = []
+        for h, H, _w in self.terms:
+            if H * G > 5e7:
+                raise ValueError(f"too many cluster cells ({H} × {G}) for the dense bootstrap algebra")
+            cell = h * G + boot
+            Q = _la.cho_solve(cf, _groupsum(h, H, Z * a[:, None]).T).T  # (H, k) = P_h A
+            self.K0.append(np.bincount(cell, weights=a * uhat, minlength=H * G).reshape(H, G) - Q @ S0.T)
+            self.K1.append(np.bincount(cell, weights=a * a * inv_rar, minlength=H * G).reshape(H, G) - Q @ q.T)
+
+    # -- statistic at r ---------------------------------------------------------------------
+    def t_stat(self, r: float | np.ndarray | None = None) -> float | np.ndarray:
+        """Sample t statistic of ``R·β = r`` (default: the null given at construction)."""
+        r = self.r0 if r is None else r
+        return (self.estimate - np.asarray(r, dtype=float)) / self.se
+
+    def moments(self, V: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-draw coefficients for weights V (B, G).
+
+        Bootstrap t at ``s = r - R·β̂`` is ``(N0 - s·N1) / sqrt(a - 2 s b + s² c)`` (WCR);
+        WCU has ``N1 = b = c = 0`` and ``a`` the denominator.
+        """
+        V = np.asarray(V, dtype=float)
+        B = V.shape[0]
+        if V.shape[1] != self.G:
+            raise ValueError(f"weight matrix has {V.shape[1]} columns for {self.G} bootstrap clusters")
+        out = {k: np.zeros(B) for k in ("N0", "N1", "a", "b", "c")}
+        out["N0"] = V @ self.c0
+        wcr = self.impose_null
+        if wcr:
+            out["N1"] = V @ self.c1
+        cells = sum(H for _, H, _ in self.terms)
+        step = max(1, _CHUNK_ELEMENTS // max(cells, self.G))
+        for lo in range(0, B, step):
+            Vc = V[lo:lo + step]
+            sl = slice(lo, lo + Vc.shape[0])
+            for (_, _, w), K0, K1 in zip(self.terms, self.K0, self.K1):
+                E0 = Vc @ K0.T
+                out["a"][sl] += w * np.einsum("ij,ij->i", E0, E0)
+                if wcr:
+                    E1 = Vc @ K1.T
+                    out["b"][sl] += w * np.einsum("ij,ij->i", E0, E1)
+                    out["c"][sl] += w * np.einsum("ij,ij->i", E1, E1)
+        return out
+
+    def t_boot(self, mom: Mapping[str, np.ndarray], r: float | np.ndarray | None = None) -> np.ndarray:
+        """Bootstrap t statistics at null value(s) r: shape (B,) or (len(r), B)."""
+        r = self.r0 if r is None else r
+        r = np.asarray(r, dtype=float)
+        if not self.impose_null:
+            # WCU: the bootstrap DGP does not depend on r; t* centred at β̂
+            tb = mom["N0"] / np.sqrt(_positive(mom["a"]))
+            return np.broadcast_to(tb, r.shape + tb.shape)
+        s = (r - self.estimate)[..., None]
+        den = mom["a"] - 2 * s * mom["b"] + s * s * mom["c"]
+        return (mom["N0"] - s * mom["N1"]) / np.sqrt(_positive(den))
+
+    def pvalue(self, mom: Mapping[str, np.ndarray], r: float | np.ndarray | None = None,
+               kind: str = "symmetric") -> float | np.ndarray:
+        r = self.r0 if r is None else r
+        return bootstrap_pvalue(self.t_stat(r), self.t_boot(mom, r), kind)
+
+    def conf_int(self, mom: Mapping[str, np.ndarray], level: float = 0.95,
+                 kind: str = "symmetric") -> tuple[float, float]:
+        """Invert the bootstrap test: the set of r with p(r) ≥ 1 - level (Roodman et al. 2019, §3.5)."""
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level!r}")
+        alpha = 1 - level
+        half = _st.t.ppf(1 - alpha / 2, max(min(self.n_dim) - 1, 1)) * self.se
+        bounds = []
+        for side in (-1.0, 1.0):
+            if (kind == "lower" and side < 0) or (kind == "upper" and side > 0):
+                bounds.append(side * np.inf)  # one-sided test: no bound on this side
+                continue
+            bounds.append(self._search(mom, side, half, alpha, kind))
+        return float(bounds[0]), float(bounds[1])
+
+    def _search(self, mom, side: float, half: float, alpha: float, kind: str) -> float:
+        def f(x):
+            return self.pvalue(mom, self.estimate + side * x, kind) - alpha
+
+        inside = 0.0
+        grid = half * np.linspace(0.25, 2.0, 8)
+        for _ in range(40):
+            p = self.pvalue(mom, self.estimate + side * grid, kind)
+            below = np.flatnonzero(p < alpha)
+            if below.size:
+                j = below[0]
+                lo = inside if j == 0 else grid[j - 1]
+                x = _opt.brentq(f, lo, grid[j], xtol=1e-12 * max(half, 1e-300), rtol=1e-12, maxiter=500)
+                # the p-value is a step function: step to the side where p ≥ alpha
+                return self.estimate + side * (x if f(x) >= 0 else lo + (x - lo) * (1 - 1e-12))
+            inside = grid[-1]
+            grid = grid * 2.0
+        return side * np.inf
+
+
+def _combine(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """One code per distinct combination of several code vectors."""
+    out = np.zeros(len(cols[0]), dtype=np.int64)
+    for c in cols:
+        out = out * (int(c.max()) + 1) + c
+    return out
+
+
+def _positive(x: np.ndarray) -> np.ndarray:
+    """Non-positive multiway variances (possible with inclusion–exclusion) give infinite |t*| (counted as extreme)."""
+    return np.where(x > 0, x, 0.0)
+
+
+# ---------------------------------------------------------------------------- array interface
+def wild_cluster_bootstrap(
+    X: np.ndarray,
+    y: np.ndarray,
+    cluster: Any,
+    R: np.ndarray,
+    r: float = 0.0,
+    *,
+    obs_weights: np.ndarray | None = None,
+    bootcluster: Any = None,
+    B: int = 9999,
+    weights: str = "rademacher",
+    impose_null: bool = True,
+    pvalue: str = "symmetric",
+    level: float = 0.95,
+    conf_int: bool = True,
+    seed: int | np.random.Generator | None = None,
+    full_enumeration: bool | str = "auto",
+    k_dof: int | None = None,
+    cluster_df: str = "min",
+    return_draws: bool = False,
+    param: str = "R·β",
+    cluster_names: Sequence[str] | None = None,
+    bootcluster_name: str | None = None,
+) -> WildBootstrapTest:
+    """Wild cluster bootstrap of ``R·β = r`` on plain arrays (see module docstring).
+
+    ``cluster`` is an (n,) or (n, m) array of cluster labels (m clustering
+    dimensions); ``bootcluster`` the labels of the bootstrap clusters (default:
+    the clustering dimension with the fewest clusters, as recommended by
+    MacKinnon, Nielsen & Webb 2021 for multiway clustering). ``obs_weights``
+    turns the model into WLS. ``k_dof`` is the parameter count of the
+    (n-1)/(n-k) factor (default: columns of X).
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    y = np.asarray(y, dtype=float).ravel()
+    n = X.shape[0]
+    cl = np.asarray(cluster, dtype=object).reshape(n, -1) if not isinstance(cluster, pd.DataFrame) \
+        else cluster.to_numpy(dtype=object)
+    names = list(cluster_names) if cluster_names is not None else [f"cluster{j + 1}" for j in range(cl.shape[1])]
+    codes = np.column_stack([_codes(cl[:, j], names[j])[0] for j in range(cl.shape[1])])
+    if bootcluster is None:
+        sizes = [int(codes[:, j].max()) + 1 for j in range(codes.shape[1])]
+        jb = int(np.argmin(sizes))
+        boot, G = codes[:, jb], sizes[jb]
+        bname = bootcluster_name or names[jb]
+    else:
+        boot, G = _codes(bootcluster, bootcluster_name or "bootcluster")
+        bname = bootcluster_name or "bootcluster"
+    if obs_weights is not None:
+        w = np.asarray(obs_weights, dtype=float).ravel()
+        if w.shape[0] != n or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("obs_weights must be n finite non-negative numbers")
+        sw = np.sqrt(w)
+        X, y = X * sw[:, None], y * sw
+    problem = WildClusterProblem(X, y, R, r, codes, boot, impose_null=impose_null, k_dof=k_dof, cluster_df=cluster_df)
+    return _run(problem, param=param, cluster=tuple(names), bootcluster=bname, B=B, weights=weights,
+                pvalue=pvalue, level=level, conf_int=conf_int, seed=seed,
+                full_enumeration=full_enumeration, return_draws=return_draws)
+
+
+def _check_G(G: int, weights: str) -> list[str]:
+    if G < 2:
+        raise ValueError("there is a single bootstrap cluster: the wild cluster bootstrap needs at least 2 clusters")
+    notes = []
+    distinct = n_distinct(weights, G)
+    if distinct < 2000:
+        notes.append(
+            f"only G={G} bootstrap clusters: {weights} weights give {int(distinct)} distinct draws, so the "
+            f"smallest attainable p-value is about {min(1.0, 2 / distinct):.3g}"
+            + ("; Webb weights (weights='webb') give finer p-values" if weights == "rademacher" else "")
+        )
+    return notes
+
+
+def _run(problem: WildClusterProblem, *, param, cluster, bootcluster, B, weights, pvalue, level, conf_int,
+         seed, full_enumeration, return_draws) -> WildBootstrapTest:
+    if pvalue not in PVALUE_TYPES:
+        raise ValueError(f"unknown p-value type {pvalue!r}; choose one of {', '.join(PVALUE_TYPES)}")
+    notes = _check_G(problem.G, weights)
+    V, enum = bootstrap_draws(weights, problem.G, B, seed, full_enumeration)
+    mom = problem.moments(V)
+    tb = problem.t_boot(mom)
+    t = float(problem.t_stat())
+    p = bootstrap_pvalue(t, tb, pvalue)
+    ci = problem.conf_int(mom, level, pvalue) if conf_int else (np.nan, np.nan)
+    smallest = 2.0 / V.shape[0] if (enum and problem.impose_null and pvalue in ("symmetric", "equal-tail")) \
+        else 1.0 / V.shape[0]
+    for msg in notes:
+        warnings.warn(msg, BootstrapWarning, stacklevel=3)
+    return WildBootstrapTest(
+        param=param, estimate=problem.estimate, null=problem.r0, t_stat=t, pvalue=float(p),
+        conf_int=ci, level=level, B=int(V.shape[0]), weights=weights, impose_null=problem.impose_null,
+        pvalue_type=pvalue, cluster=tuple(cluster), bootcluster=str(bootcluster), n_clusters=problem.G,
+        full_enumeration=enum, smallest_pvalue=smallest, warnings=tuple(notes),
+        t_boot=np.asarray(tb) if return_draws else None,
+    )
+
+
+# ---------------------------------------------------------------------------- Result adapter
+def _restriction(param: Any, coefnames: Sequence[str]) -> tuple[np.ndarray, str]:
+    names = list(coefnames)
+    combo = {param: 1.0} if isinstance(param, str) else dict(param) if isinstance(param, Mapping) else None
+    if not combo:
+        raise TypeError("param must be a coefficient name or a dict {name: weight} of a linear combination")
+    R = np.zeros(len(names))
+    for name, wgt in combo.items():
+        if name not in names:
+            close = difflib.get_close_matches(str(name), names, n=3)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise KeyError(f"unknown parameter {name!r}{hint}; the model's parameters are: {', '.join(names)}")
+        R[names.index(name)] = float(wgt)
+    label = param if isinstance(param, str) else " + ".join(f"{v:g}*{k}" for k, v in combo.items())
+    return R, label
+
+
+def _cluster_columns(result: Any, cluster: Any) -> list[str]:
+    """Clustering variables: ``cluster`` if given, else those of the result's covariance request."""
+    if cluster is not None:
+        return list(parse_vcov({"CRV1": cluster}).clusters)
+    req = result.spec.get("vcov") if isinstance(getattr(result, "spec", None), Mapping) else None
+    parsed = parse_vcov(req) if req is not None else None
+    if parsed is None or not parsed.clusters:
+        raise ValueError(
+            f"the result's covariance {req!r} is not clustered; pass cluster='column' (or 'col1+col2')"
+        )
+    return list(parsed.clusters)
+
+
+def _nonnested_dummies(fe_codes: np.ndarray, fe_names: Sequence[str], boot: np.ndarray,
+                       w: np.ndarray | None) -> np.ndarray:
+    """Dummies of the FE dimensions not nested in the bootstrap clusters, demeaned by the nested ones."""
+    m = fe_codes.shape[1]
+    nested = []
+    for j in range(m):
+        pairs = np.unique(np.column_stack([fe_codes[:, j], boot]), axis=0)
+        nested.append(pairs.shape[0] == int(fe_codes[:, j].max()) + 1)
+    free = [j for j in range(m) if not nested[j]]
+    if not free:
+        return np.empty((fe_codes.shape[0], 0))
+    levels = sum(int(fe_codes[:, j].max()) + 1 for j in free)
+    if levels > _MAX_FE_DUMMIES:
+        names = ", ".join(str(fe_names[j]) for j in free)
+        raise ValueError(
+            f"fixed effects {names} are not nested in the bootstrap clusters and have {levels} levels "
+            f"(more than {_MAX_FE_DUMMIES}); bootstrap by a cluster variable in which they are nested"
+        )
+    D = np.column_stack([(fe_codes[:, j][:, None] == np.arange(int(fe_codes[:, j].max()) + 1)).astype(float)
+                         for j in free])
+    nested_codes = fe_codes[:, [j for j in range(m) if nested[j]]]
+    D, _ = demean(D, nested_codes, w)
+    # drop linearly dependent dummy columns (pivoted QR)
+    _, Rq, piv = _la.qr(D * (np.sqrt(w)[:, None] if w is not None else 1.0), mode="economic", pivoting=True)
+    diag = np.abs(np.diag(Rq))
+    rank = int(np.sum(diag > 1e-9 * max(diag.max(initial=0.0), 1.0)))
+    return D[:, np.sort(piv[:rank])]
+
+
+def problem_from_result(result: Any, param: Any, r: float = 0.0, *, cluster: Any = None,
+                        bootcluster: str | None = None, impose_null: bool = True,
+                        cluster_df: str = "min") -> tuple[WildClusterProblem, dict]:
+    """Build the bootstrap problem of a fitted linear model from ``result.extra["design"]``.
+
+    Returns the problem and a dict with the parameter label, cluster names,
+    bootstrap-cluster name and the bootstrap-cluster labels (for drawing
+    common weights across models).
+    """
+    design = getattr(result, "extra", {}).get("design") if hasattr(result, "extra") else None
+    if design is None:
+        raise ValueError(
+            f"this result ({getattr(result, 'model', type(result).__name__)}) carries no linear design "
+            "(result.extra['design']); the wild bootstrap needs a linear model such as fiproxy.twfe"
+        )
+    R, label = _restriction(param, design.coefnames)
+    cols = _cluster_columns(result, cluster)
+    frame = design.frame
+    coded = [cluster_codes(frame, c) for c in cols]
+    codes = np.column_stack([c for c, _ in coded])
+    bname = cols[int(np.argmin([G for _, G in coded]))] if bootcluster is None else bootcluster
+    if bname not in frame.columns:
+        check_columns(frame, [bname])
+    boot, blabels = _labels(frame[bname].to_numpy(), bname)
+    w = None if design.weights is None else np.asarray(design.weights, dtype=float)
+    X = np.asarray(design.X, dtype=float)
+    fe_codes = getattr(design, "fe_codes", None)
+    if fe_codes is not None and np.asarray(fe_codes).size:
+        fe_codes = np.asarray(fe_codes).reshape(X.shape[0], -1)
+        D = _nonnested_dummies(fe_codes, list(getattr(design, "fe_names", range(fe_codes.shape[1]))), boot, w)
+    else:
+        D = np.empty((X.shape[0], 0))
+    Z = np.hstack([X, D])
+    y = np.asarray(design.y, dtype=float)
+    if w is not None:
+        sw = np.sqrt(w)
+        Z, y = Z * sw[:, None], y * sw
+    Rz = np.concatenate([R, np.zeros(D.shape[1])])
+    # parameter count of the CRV1 factor as in the result's covariance (fixest: FE nested in a cluster count once)
+    k_dof = X.shape[1] + int(getattr(design, "df_fe", 0) or 0)
+    if fe_codes is not None and fe_codes.size:
+        nested_levels, nested_n = nested_fe_count(fe_codes, [c for c, _ in coded])
+        k_dof += nested_n - nested_levels
+    problem = WildClusterProblem(Z, y, Rz, r, codes, boot, impose_null=impose_null, k_dof=k_dof,
+                                 cluster_df=cluster_df)
+    return problem, {"param": label, "cluster": tuple(cols), "bootcluster": bname,
+                     "boot_labels": blabels}
+
+
+def wild_bootstrap(
+    result: Any,
+    param: Any,
+    *,
+    r: float = 0.0,
+    B: int = 9999,
+    weights: str = "rademacher",
+    impose_null: bool = True,
+    cluster: Any = None,
+    bootcluster: str | None = None,
+    pvalue: str = "symmetric",
+    level: float = 0.95,
+    conf_int: bool = True,
+    seed: int | np.random.Generator | None = None,
+    full_enumeration: bool | str = "auto",
+    cluster_df: str = "min",
+    return_draws: bool = False,
+) -> WildBootstrapTest:
+    """Wild cluster bootstrap test and confidence interval for one parameter of a fitted linear model.
+
+    Parameters
+    ----------
+    result : Result
+        A fitted linear model whose ``extra["design"]`` holds the FE-demeaned
+        design (e.g. from :func:`fiproxy.twfe`).
+    param : str or dict
+        Coefficient name, or ``{name: weight}`` for a linear combination.
+    r : float
+        Null value of ``H0: param = r``.
+    B : int
+        Bootstrap draws (9,999 by default). With ``full_enumeration="auto"``
+        all 2^G Rademacher (6^G Webb) weight vectors are used when that is ≤ B.
+    weights : {"rademacher", "webb", "mammen", "normal"}
+    impose_null : bool
+        True: restricted bootstrap WCR (recommended); False: WCU.
+    cluster : str or list of str, optional
+        Clustering variable(s) of the t statistic (``"prov_code+year"`` for
+        two-way); default: those of the result's ``{"CRV1": ...}`` covariance.
+    bootcluster : str, optional
+        Variable whose clusters receive the bootstrap weights; default: the
+        clustering variable with the fewest clusters.
+    pvalue : {"symmetric", "equal-tail", "lower", "upper"}
+    level : float
+        Confidence level of the interval obtained by inverting the test.
+    seed : int or numpy Generator
+        Seed of the weight draws; the same seed gives the same draws.
+    cluster_df : {"own", "min"}
+        G/(G-1) factor of each multiway term: its own G, or the smallest G.
+    return_draws : bool
+        Keep the bootstrap t statistics in ``t_boot``.
+    """
+    problem, info = problem_from_result(result, param, r, cluster=cluster, bootcluster=bootcluster,
+                                        impose_null=impose_null, cluster_df=cluster_df)
+    return _run(problem, param=info["param"], cluster=info["cluster"], bootcluster=info["bootcluster"], B=B,
+                weights=weights, pvalue=pvalue, level=level, conf_int=conf_int, seed=seed,
+                full_enumeration=full_enumeration, return_draws=return_draws)
