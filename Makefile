@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 STAMP  := $(VENV)/.fiproxy-installed
 
-.PHONY: paper test test-all bench lock clean venv
+.PHONY: paper test test-all bench lock clean venv sysdeps
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,23 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)
 
+# Debian tools the end-to-end tests use to look at the paper: headless Chromium (HTML) and
+# pdftoppm (PDF pages). Installed when missing and run as root; otherwise those checks skip.
+sysdeps:
+	@if ! command -v pdftoppm >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing poppler-utils and chromium (Debian packages) for the paper checks"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils chromium >/dev/null; \
+	  else echo "note: chromium / pdftoppm missing and not root: browser and PDF checks will be skipped"; fi; \
+	fi
+
 paper: $(STAMP)
 	$(VENV)/bin/fiproxy paper $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(PY) -m pytest -n 2 $(ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) sysdeps
 	$(PY) -m pytest -n 2 -m "" $(ARGS)
 
 bench: $(STAMP)
