@@ -162,7 +162,8 @@ def run_notebooks(
         if on_event:
             on_event(o)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nb") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nb")
+    try:
         while pending or running:
             for name, t in list(pending.items()):
                 deps = [outcomes.get(d) for d in t.depends_on]
@@ -199,4 +200,10 @@ def run_notebooks(
                 else:
                     status, err = _describe_error(exc, timeout)
                     finish(TaskOutcome(t.name, status, secs, key, "", err))
+    except BaseException:
+        # Interrupted (SIGINT/SIGTERM): do not wait for running notebooks; their staging
+        # directories are never published, and their kernels exit with this process.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return outcomes
