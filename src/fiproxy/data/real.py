@@ -97,23 +97,6 @@ def _meta(spec: SourceSpec) -> dict:
             for col, var in spec.mapping.items()}
 
 
-def _load_filtered(spec: SourceSpec, path: Path):
-    """Source with a row filter (bank outlets: keep the province total rows, one per province-year)."""
-    from fiproxy.data.sources.base import SourceTable, sha256_file
-
-    col, value = spec.row_filter
-    raw = pd.read_csv(path)
-    need = ["prov_code", "year", col, *spec.mapping]
-    absent = [c for c in need if c not in raw.columns]
-    if absent:
-        raise ValueError(f"{path}: expected column(s) {absent}; columns are {list(raw.columns)}")
-    rows = raw.loc[raw[col] == value, ["prov_code", "year", *spec.mapping]].rename(columns=spec.mapping)
-    data = rows.astype({"prov_code": "int64", "year": "int64", **{v: "float64" for v in spec.mapping.values()}})
-    return SourceTable(name=spec.name, data=data.reset_index(drop=True), columns=_meta(spec),
-                       files={str(path.resolve()): sha256_file(path)}, release=spec.release,
-                       notes=(f"kept rows with {col} == {value!r} ({len(rows)} of {len(raw)})",))
-
-
 def load_real_sources(data_dir) -> list:
     """Read every shipped province source under ``data_dir`` as ``SourceTable``s named by catalog variable."""
     from fiproxy.data.sources.tidy import load_tidy_csv
@@ -126,11 +109,9 @@ def load_real_sources(data_dir) -> list:
         raise FileNotFoundError(f"{root}: missing source file(s) {', '.join(missing)}")
     tables = []
     for spec in RECIPE:
-        path = root / spec.path
-        if spec.row_filter is not None:
-            tables.append(_load_filtered(spec, path))
-        else:
-            tables.append(load_tidy_csv(path, mapping=spec.mapping, meta=_meta(spec), release=spec.release, name=spec.name))
+        where = dict([spec.row_filter]) if spec.row_filter else None
+        tables.append(load_tidy_csv(root / spec.path, mapping=spec.mapping, meta=_meta(spec), release=spec.release,
+                                    name=spec.name, where=where))
     return tables
 
 
