@@ -136,4 +136,16 @@ def did(
             bootstrap=bootstrap, biters=int(biters), boot_weights=boot_weights, alpha=alpha, cband=cband,
             seed=seed, clustered=cluster is not None,
         )
-    raise NotImplementedError(method)
+    if method == "sunab":
+        from fiproxy.estimators.did_sunab import sun_abraham
+
+        return sun_abraham(data, y, unit, time, cohort, treatment=treatment,
+                           control=control,
+                           covariates=covariates, weights=weights, cluster=cluster, anticipation=anticipation,
+                           aggregate=aggregate, spec=spec)
+    from fiproxy.estimators.did_event import twfe_event_study
+
+    if aggregate != "event":
+        raise DiDInputError(f"method='twfe' estimates an event study; aggregate must be 'event', got {aggregate!r}")
+    return twfe_event_study(data, y, unit, time, cohort, treatment=treatment, covariates=covariates,
+                            weights=weights, cluster=cluster, anticipation=anticipation, window=window, spec=spec)
