@@ -1,10 +1,17 @@
 """Projection of variables onto the orthogonal complement of fixed effects.
 
 ``demean`` removes one or more sets of fixed effects from the columns of a
-matrix (the within transformation). One set is an exact group-mean
-subtraction; several sets use the method of alternating projections
-(Gaure 2013, "OLS with multiple high dimensional category variables",
-Computational Statistics & Data Analysis 66: 8–18), iterated to a tolerance.
+matrix (the within transformation), exactly as the residual of a (weighted)
+least-squares regression on all fixed-effect dummies:
+
+* one set: exact group-mean subtraction;
+* several sets, small problem (n x total levels below ``_DIRECT_LIMIT``): exact
+  least-squares projection on the dummy matrix;
+* several sets, large problem: alternating projections on the fixed-effect
+  coefficients (Gauss-Seidel sweeps, Gaure 2013, "OLS with multiple high
+  dimensional category variables", Computational Statistics & Data Analysis
+  66: 8-18) accelerated by the Irons-Tuck (1969) extrapolation as in Bergé
+  (2018, fixest), compiled with numba and run in parallel over columns.
 
 This is the single code path every fiproxy estimator uses to absorb fixed effects.
 """
@@ -14,7 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["demean", "factorize_fe", "DemeanError"]
+__all__ = ["demean", "factorize_fe", "fe_leverage", "DemeanError"]
+
+# n * (sum of levels) up to which the dense exact projection is used
+_DIRECT_LIMIT = 3_000_000
 
 
 class DemeanError(RuntimeError):
@@ -50,6 +60,41 @@ def _group_means(x: np.ndarray, g: np.ndarray, ng: int, w: np.ndarray | None, ws
     return out / wsum[:, None]
 
 
+def _direct(x: np.ndarray, fe: np.ndarray, ngs: list[int], w: np.ndarray | None) -> np.ndarray:
+    """Exact residual of x on the dummies of all fixed effects (dense least squares)."""
+    n, m = fe.shape
+    offsets = np.concatenate([[0], np.cumsum(ngs)])
+    D = np.zeros((n, int(offsets[-1])))
+    rows = np.arange(n)
+    for j in range(m):
+        D[rows, offsets[j] + fe[:, j]] = 1.0
+    if w is None:
+        coef = np.linalg.lstsq(D, x, rcond=None)[0]
+    else:
+        sw = np.sqrt(w)[:, None]
+        coef = np.linalg.lstsq(D * sw, x * sw, rcond=None)[0]
+    return x - D @ coef
+
+
+def _iterative(x: np.ndarray, fe: np.ndarray, ngs: list[int], w: np.ndarray | None,
+               tol: float, maxiter: int) -> tuple[np.ndarray, int]:
+    from fiproxy.estimators._demean_nb import demean_ap
+
+    offsets = np.concatenate([[0], np.cumsum(ngs)]).astype(np.int64)
+    ww = np.ones(len(x)) if w is None else w
+    wsum = np.concatenate([np.bincount(fe[:, j], weights=ww, minlength=ngs[j]) for j in range(fe.shape[1])])
+    out = np.empty_like(x)
+    iters = np.zeros(x.shape[1], dtype=np.int64)
+    demean_ap(np.ascontiguousarray(x), np.ascontiguousarray(fe), ww, offsets, wsum,
+              float(tol), int(maxiter), out, iters)
+    if (iters > maxiter).any():
+        raise DemeanError(
+            f"alternating projections did not converge in {maxiter} sweeps (tol={tol:g}); "
+            "the fixed effects may be nearly collinear"
+        )
+    return out, int(iters.max())
+
+
 def demean(
     x: np.ndarray,
     fe: np.ndarray,
@@ -62,7 +107,7 @@ def demean(
 
     Parameters
     ----------
-    x : ndarray (n, k)
+    x : ndarray (n, k) or (n,)
         Variables to transform (float).
     fe : ndarray (n, m) of int
         Integer codes 0..G_j-1 of each of the m fixed-effect dimensions
@@ -70,14 +115,16 @@ def demean(
     weights : ndarray (n,), optional
         Observation weights (weighted projections, as for WLS).
     tol : float
-        Convergence criterion: largest absolute change of any element in one sweep,
-        relative to the scale of the column.
+        Convergence criterion of the iterative method: largest change of any
+        fixed-effect coefficient in one accelerated step, relative to the scale
+        of the column (the exact methods ignore it).
     maxiter : int
         Maximum number of sweeps over all fixed-effect dimensions.
 
     Returns
     -------
     (x_demeaned, iterations)
+        ``iterations`` is 0 for the exact methods.
     """
     x = np.asarray(x, dtype=float)
     squeeze = x.ndim == 1
@@ -91,20 +138,45 @@ def demean(
         return (x[:, 0].copy() if squeeze else x.copy()), 0
     w = None if weights is None else np.asarray(weights, dtype=float)
     ngs = [int(fe[:, j].max()) + 1 for j in range(m)]
-    wsums = [np.bincount(fe[:, j], weights=w, minlength=ngs[j]) if w is not None
-             else np.bincount(fe[:, j], minlength=ngs[j]).astype(float) for j in range(m)]
-    out = x.copy()
     if m == 1:
-        out -= _group_means(out, fe[:, 0], ngs[0], w, wsums[0])[fe[:, 0]]
-        return (out[:, 0] if squeeze else out), 1
-    scale = np.maximum(np.abs(x).max(axis=0), 1.0)
-    for it in range(1, maxiter + 1):
-        prev = out.copy()
-        for j in range(m):
-            out -= _group_means(out, fe[:, j], ngs[j], w, wsums[j])[fe[:, j]]
-        if np.max(np.abs(out - prev).max(axis=0) / scale) < tol:
-            return (out[:, 0] if squeeze else out), it
-    raise DemeanError(
-        f"alternating projections did not converge in {maxiter} sweeps (tol={tol:g}); "
-        "the fixed effects may be nearly collinear"
-    )
+        wsum = np.bincount(fe[:, 0], weights=w, minlength=ngs[0]).astype(float)
+        out = x - _group_means(x, fe[:, 0], ngs[0], w, wsum)[fe[:, 0]]
+        it = 0
+    elif len(x) * sum(ngs) <= _DIRECT_LIMIT:
+        out, it = _direct(x, fe, ngs, w), 0
+    else:
+        out, it = _iterative(x, fe.astype(np.int64, copy=False), ngs, w, tol, maxiter)
+    return (out[:, 0] if squeeze else out), it
+
+
+def fe_leverage(fe: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Diagonal of the (weighted) hat matrix of the fixed-effect dummies.
+
+    The leverage of observation i in the full dummy regression is this value
+    plus the leverage of its within-transformed regressors (the two spaces are
+    orthogonal). One fixed effect: w_i / W_g exactly; several: from the thin SVD
+    of the dummy matrix, available up to ``_DIRECT_LIMIT`` (n x levels).
+    """
+    fe = np.asarray(fe)
+    if fe.ndim == 1:
+        fe = fe[:, None]
+    n, m = fe.shape
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if m == 0:
+        return np.zeros(n)
+    ngs = [int(fe[:, j].max()) + 1 for j in range(m)]
+    if m == 1:
+        return w / np.bincount(fe[:, 0], weights=w, minlength=ngs[0])[fe[:, 0]]
+    if n * sum(ngs) > _DIRECT_LIMIT:
+        raise ValueError(
+            f"leverage with {m} fixed effects is computed exactly only up to n x levels = "
+            f"{_DIRECT_LIMIT:,} (here {n * sum(ngs):,}); use HC1 or a cluster-robust covariance"
+        )
+    offsets = np.concatenate([[0], np.cumsum(ngs)])
+    D = np.zeros((n, int(offsets[-1])))
+    rows = np.arange(n)
+    for j in range(m):
+        D[rows, offsets[j] + fe[:, j]] = np.sqrt(w)
+    U, s, _ = np.linalg.svd(D, full_matrices=False)
+    r = int((s > s[0] * max(D.shape) * np.finfo(float).eps).sum())
+    return (U[:, :r] ** 2).sum(axis=1)
