@@ -86,6 +86,8 @@ def multiplier_bootstrap(inf: np.ndarray, mult: Multipliers, alpha: float) -> di
         crit = float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
     else:
         crit = float("nan")
-    corr = np.corrcoef(draws, rowvar=False) if draws.shape[1] > 1 else np.ones((1, 1))
+    corr = np.zeros((draws.shape[1], draws.shape[1]))
+    if live.any():
+        corr[np.ix_(live, live)] = np.atleast_2d(np.corrcoef(draws[:, live], rowvar=False))
     se0 = np.nan_to_num(se)
-    return {"se": se, "vcov": np.atleast_2d(np.nan_to_num(corr)) * np.outer(se0, se0), "crit": crit, "draws": draws}
+    return {"se": se, "vcov": corr * np.outer(se0, se0), "crit": crit, "draws": draws}
