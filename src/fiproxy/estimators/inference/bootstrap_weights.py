@@ -101,6 +101,8 @@ def bootstrap_draws(
     if full_enumeration == "auto":
         enum = m_g <= B
     elif full_enumeration:
+        if kind not in _ENUMERABLE:
+            raise ValueError(f"full enumeration needs equally likely discrete weights (rademacher, webb), not {kind!r}")
         if m_g > 2**22:
             raise ValueError(f"cannot enumerate {m_g:.3g} weight vectors ({kind}, G={G}); use random draws")
         enum = True

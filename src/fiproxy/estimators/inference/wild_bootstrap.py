@@ -355,11 +355,11 @@ class WildClusterProblem:
         r = np.asarray(r, dtype=float)
         if not self.impose_null:
             # WCU: the bootstrap DGP does not depend on r; t* centred at β̂
-            tb = mom["N0"] / np.sqrt(_positive(mom["a"]))
+            tb = _ratio(mom["N0"], mom["a"])
             return np.broadcast_to(tb, r.shape + tb.shape)
         s = (r - self.estimate)[..., None]
         den = mom["a"] - 2 * s * mom["b"] + s * s * mom["c"]
-        return (mom["N0"] - s * mom["N1"]) / np.sqrt(_positive(den))
+        return _ratio(mom["N0"] - s * mom["N1"], den)
 
     def pvalue(self, mom: Mapping[str, np.ndarray], r: float | np.ndarray | None = None,
                kind: str = "symmetric") -> float | np.ndarray:
@@ -409,9 +409,12 @@ def _combine(cols: Sequence[np.ndarray]) -> np.ndarray:
     return out
 
 
-def _positive(x: np.ndarray) -> np.ndarray:
-    """Non-positive multiway variances (possible with inclusion–exclusion) give infinite |t*| (counted as extreme)."""
-    return np.where(x > 0, x, 0.0)
+def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """num / sqrt(var); a non-positive multiway variance (possible with inclusion–exclusion)
+    gives an infinite |t*|, counted as extreme (conservative)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / np.sqrt(np.where(var > 0, var, 0.0))
+    return np.where(np.isnan(out), np.inf, out)
 
 
 # ---------------------------------------------------------------------------- array interface
