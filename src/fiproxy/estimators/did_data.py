@@ -220,7 +220,7 @@ def prepare_panel(
         g = d.groupby(u_codes)[col]
         varying = g.nunique(dropna=False) > 1
         if varying.any():
-            ex = [u_ids[i] for i in np.flatnonzero(varying.to_numpy())[:5]]
+            ex = ", ".join(str(u_ids[i]) for i in np.flatnonzero(varying.to_numpy())[:5])
             raise DiDInputError(f"{role} column {col!r} must be constant within each unit; it varies for units {ex}")
         return g.first()
 
