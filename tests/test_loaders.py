@@ -81,6 +81,8 @@ def test_split_unit():
     assert split_unit("地区生产总值(亿元)") == ("地区生产总值", "亿元")
     assert split_unit("地区生产总值（亿元）") == ("地区生产总值", "亿元")
     assert split_unit("GDP") == ("GDP", "")
+    assert split_unit("GDP/亿元") == ("GDP", "亿元")
+    assert split_unit("loans/GDP") == ("loans/GDP", "")
 
 
 def test_to_float_placeholders_fullwidth_thousands():
@@ -230,33 +232,34 @@ PKU_EN = ["year", "prov_name", "prov_name_eng", "prov_code", "index_aggregate", 
           "payment", "insurance", "monetary_fund", "investment", "credit", "credit_investigation", "digitization_level"]
 
 
+PKU_ZH = ["年份", "省份", None, "省份代码", "总指数", "覆盖广度", "使用深度", "支付", "保险", "货币基金", "投资", "信贷",
+          "信用", "数字化程度"]  # None: the English-name column of the English layout
+PKU_ROWS = [
+    [2011, "北京市", "Beijing", 11, 10.5, 11, 12, 13, 14, None, None, 15, None, 16],
+    [2012, "北京市", "Beijing", 11, 20.5, 21, 22, 23, 24, 25, None, 26, None, 27],
+    [2011, "西藏自治区", "Tibet", 54, 1.25, 2, 3, 4, 5, None, None, 6, None, 7],
+]
+
+
 def _pku_workbook(path: Path, chinese: bool = False) -> Path:
+    """Workbook in the publisher's layout: province and city sheets (English or Chinese)."""
     wb = Workbook()
     ws = wb.active
+    keep = [i for i, h in enumerate(PKU_ZH) if h is not None or not chinese]
+    ws.title = "省级" if chinese else "Provinces"
     if chinese:
-        ws.title = "省级"
         ws.append(["北京大学数字普惠金融指数（示例）"])  # title row above the header
-        ws.append(["年份", "省份", "省份代码", "总指数", "覆盖广度", "使用深度", "支付", "保险", "货币基金", "投资", "信贷",
-                   "信用", "数字化程度"])
-        ws.append([2011, "北京市", 11, 10.5, 11, 12, 13, 14, None, None, 15, None, 16])
-        ws.append([2012, "北京市", 11, 20.5, 21, 22, 23, 24, 25, None, 26, None, 27])
-        ws.append([2011, "西藏自治区", 54, 1.25, 2, 3, 4, 5, None, None, 6, None, 7])
-        city = wb.create_sheet("城市")
-        city.append(["年份", "城市代码", "城市", "总指数"])
-        city.append([2011, 3301, "杭州市", 50.0])
-        city.append([2011, 5406, "那曲市", 5.0])
-    else:
-        ws.title = "Provinces"
-        ws.append(PKU_EN)
-        ws.append([2011, "北京市", "Beijing", 11, 10.5, 11, 12, 13, 14, None, None, 15, None, 16])
-        ws.append([2012, "北京市", "Beijing", 11, 20.5, 21, 22, 23, 24, 25, None, 26, None, 27])
-        ws.append([2011, "西藏自治区", "Tibet", 54, 1.25, 2, 3, 4, 5, None, None, 6, None, 7])
-        city = wb.create_sheet("Prefecture_Level_Cities")
-        city.append(["year", "pref_name_year18", "pref_name_year18_eng", "pref_code_year18", "pref_name_year14",
-                     "pref_code_year14", "index_aggregate", "coverage_breadth"])
-        city.append([2011, "杭州市", "Hangzhou", 3301, "杭州市", 3301, 50.0, 60.0])
-        city.append([2011, "那曲市", "Naqu", 5406, "那曲地区", 5424, 5.0, 6.0])
-        wb.create_sheet("Counties").append(["year", "county_code", "index_aggregate"])
+    ws.append([(PKU_ZH if chinese else PKU_EN)[i] for i in keep])
+    if not chinese:  # the English header is followed by a row of Chinese labels
+        ws.append([h or "省份名称英文" for h in PKU_ZH])
+    for row in PKU_ROWS:
+        ws.append([row[i] for i in keep])
+    city = wb.create_sheet("城市" if chinese else "Prefecture_Level_Cities")
+    city.append(["年份", "城市代码", "城市", "总指数"] if chinese else
+                ["year", "pref_code_year18", "pref_name_year18", "index_aggregate", "pref_code_year14"])
+    for row in ([2011, 3301, "杭州市", 50.0, 3301], [2011, 5406, "那曲市", 5.0, 5424]):
+        city.append(row[:4] if chinese else row)
+    wb.create_sheet("Counties").append(["year", "county_code", "index_aggregate"])
     wb.save(path)
     return path
 
@@ -279,31 +282,27 @@ def test_pku_workbook_province_and_city_sheets(tmp_path, chinese):
     assert c.data["index_aggregate"].tolist() == [50.0, 5.0]
 
 
-def test_pku_bad_input(tmp_path):
-    p = tmp_path / "renamed.csv"
-    p.write_text("year,prov_code,aggregate idx\n2011,11,1.0\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"renamed\.csv, row 1: no 'index_aggregate' column.*aggregate idx"):
-        load_pku_dfiic(p)
-    p = tmp_path / "dup.csv"
-    p.write_text("year,prov_code,index_aggregate\n2011,11,1.0\n2012,11,2\n2011,11,3\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"dup\.csv, row 4: duplicate prov_code 11 in year 2011 \(also at row 2\)"):
-        load_pku_dfiic(p)
-    p = tmp_path / "mismatch.csv"
-    p.write_text("year,prov_code,prov_name,index_aggregate\n2011,11,北京市,1.0\n2011,12,河北省,2\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"mismatch\.csv, row 3: province name '河北省' does not match code 12"):
-        load_pku_dfiic(p)
-    p = tmp_path / "code.csv"
-    p.write_text("year,prov_code,index_aggregate\n2011,11,1.0\n2011,99,2\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"code\.csv, row 3, column 'prov_code'"):
-        load_pku_dfiic(p)
-    p = tmp_path / "text.csv"
-    p.write_text("year,prov_code,index_aggregate\n2011年,11,1.0\n2012年,11,n/a?\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"text\.csv, row 3, column 'index_aggregate'"):
-        load_pku_dfiic(p)
-    p = tmp_path / "citycode.csv"
-    p.write_text("year,city_code,index_aggregate\n2011,3301,1.0\n2011,9901,2\n", encoding="utf-8")
-    with pytest.raises(SourceFormatError, match=r"citycode\.csv, row 3.*prefix 99"):
-        load_pku_dfiic(p, level="city")
+@pytest.mark.parametrize(
+    "text, level, pattern",
+    [
+        ("year,prov_code,aggregate idx\n2011,11,1.0\n", "province",
+         r"bad\.csv, row 1: no 'index_aggregate' column.*aggregate idx"),
+        ("year,prov_code,index_aggregate\n2011,11,1.0\n2012,11,2\n2011,11,3\n", "province",
+         r"bad\.csv, row 4: duplicate prov_code 11 in year 2011 \(also at row 2\)"),
+        ("year,prov_code,prov_name,index_aggregate\n2011,11,北京市,1.0\n2011,12,河北省,2\n", "province",
+         r"bad\.csv, row 3: province name '河北省' does not match code 12"),
+        ("year,prov_code,index_aggregate\n2011,11,1.0\n2011,99,2\n", "province", r"bad\.csv, row 3, column 'prov_code'"),
+        ("year,prov_code,index_aggregate\n2011年,11,1.0\n2012年,11,n/a?\n", "province",
+         r"bad\.csv, row 3, column 'index_aggregate'"),
+        ("year,city_code,index_aggregate\n2011,3301,1.0\n2011,9901,2\n", "city", r"bad\.csv, row 3.*prefix 99"),
+    ],
+)
+def test_pku_bad_input(tmp_path, text, level, pattern):
+    with pytest.raises(SourceFormatError, match=pattern):
+        load_pku_dfiic(_write(tmp_path, text), level=level)
+
+
+def test_pku_bad_sheet_and_level(tmp_path):
     wb = _pku_workbook(tmp_path / "nosheet.xlsx")
     with pytest.raises(SourceFormatError, match="no sheet 'Foo'"):
         load_pku_dfiic(wb, sheet="Foo")
@@ -419,6 +418,27 @@ def test_tidy_real_gdp_and_raw_nbs_file(shared_data):
     np.testing.assert_array_equal(merged["gdp_100m_yuan"], merged["gdp_100m_yuan_raw"])
     with pytest.raises(SourceFormatError, match=r"gdp\.csv, row 7, column 'province'.*'中国' is a national"):
         load_tidy_csv(raw_path, province_col="province", mapping={"gdp": "g"}, aggregates="raise")
+
+
+@pytest.mark.realdata
+def test_nbs_loader_on_raw_long_files(shared_data):
+    """The raw NBS-derived files with Chinese province names read with the NBS loader (long layout)."""
+    gdp = load_nbs(shared_data / "cn_prov_gdp" / "raw" / "gdp.csv", release="first release")
+    _check_table(gdp)
+    assert _value(gdp, 11, 2020, "gdp") == 36102.55 and _value(gdp, 11, 2021, "gdp") == 40269.55
+    assert any("中国" in n for n in gdp.notes)
+    tidy = load_tidy_csv(shared_data / "cn_prov_gdp" / "cn_prov_gdp_1952_2021.csv").data
+    m = tidy.merge(gdp.data, on=["prov_code", "year"], validate="1:1")
+    assert len(m) == len(tidy) == len(gdp.data) == 2083
+    np.testing.assert_array_equal(m["gdp"], m["gdp_100m_yuan"])
+    np.testing.assert_array_equal(m["gdp_per"].fillna(-1), m["gdp_per_capita_yuan"].fillna(-1))
+    dep = load_nbs(shared_data / "cn_prov_deposits_loans" / "raw" / "deposits_loans_31prov_2000_2023.xlsx")
+    assert dep.columns["金融机构本外币存款余额"].unit == "亿元" and dep.columns["GDP"].unit == "亿元"
+    assert _value(dep, 11, 2011, "金融机构本外币存款余额") == 75001.9
+    mkt = load_nbs(shared_data / "cn_prov_population_fiscal" / "raw" / "mkt.csv")
+    assert mkt.data.groupby("year").size().eq(31).all() and len(mkt.data) == 31 * 28
+    ins = load_nbs(shared_data / "cn_prov_banking_insurance" / "raw" / "insurance_by_province_year.csv")
+    assert len(ins.data) == 494
 
 
 @pytest.mark.realdata

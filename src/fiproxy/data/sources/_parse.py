@@ -20,6 +20,7 @@ __all__ = [
     "PLACEHOLDERS",
     "read_text",
     "read_sheet",
+    "sheet_names",
     "clean_cell",
     "parse_year",
     "split_unit",
@@ -37,6 +38,9 @@ PLACEHOLDERS = frozenset(
 _ENCODINGS = ("utf-8-sig", "gb18030")
 _YEAR = re.compile(r"^(\d{4})(?:\.0+)?(?:年度?)?$")
 _UNIT = re.compile(r"^(.*?)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
+# "name/unit" headers (GDP/亿元) are split only for these units, so ratios such as "loans/GDP" stay whole
+_SLASH_UNITS = frozenset({"亿元", "万元", "元", "千元", "亿美元", "万美元", "美元", "万人", "人", "万户", "户", "个", "家",
+                          "%", "‰", "公里", "千米", "万千米", "吨", "万吨", "平方米", "万平方米", "元/人", "人/万人"})
 _THOUSANDS = re.compile(r"(?<=\d)[,\s](?=\d{3}(?:\D|$))")
 
 
@@ -71,15 +75,24 @@ def read_text(path, encoding: str | None = None) -> tuple[str, str]:
     return str(best), best.encoding
 
 
-def read_sheet(path, sheet=0) -> list[list]:
-    """All rows of one worksheet (.xlsx/.xlsm/.xls/.ods) as lists of Python values; list index
-    i is spreadsheet row i + 1 (leading empty rows kept)."""
+def _workbook(path):
     from python_calamine import CalamineWorkbook
 
     try:
-        wb = CalamineWorkbook.from_path(str(path))
+        return CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types
         raise SourceFormatError(path, f"cannot open as a spreadsheet: {exc}") from exc
+
+
+def sheet_names(path) -> list[str]:
+    """Worksheet names of a spreadsheet file."""
+    return list(_workbook(path).sheet_names)
+
+
+def read_sheet(path, sheet=0) -> list[list]:
+    """All rows of one worksheet (.xlsx/.xlsm/.xls/.ods) as lists of Python values; list index
+    i is spreadsheet row i + 1 (leading empty rows kept)."""
+    wb = _workbook(path)
     names = wb.sheet_names
     if isinstance(sheet, int):
         if not 0 <= sheet < len(names):
@@ -102,10 +115,15 @@ def parse_year(value) -> int | None:
 
 
 def split_unit(label: str) -> tuple[str, str]:
-    """"地区生产总值(亿元)" → ("地区生产总值", "亿元"); no parentheses → (label, "")."""
+    """"地区生产总值(亿元)" or "GDP/亿元" → (name, unit); no unit → (label, "")."""
     text = clean_cell(label)
     m = _UNIT.match(text)
-    return (m.group(1).strip(), m.group(2).strip()) if m else (text, "")
+    if m:
+        return m.group(1).strip(), m.group(2).strip()
+    name, sep, unit = text.partition("/")
+    if sep and name.strip() and unit.strip() in _SLASH_UNITS:
+        return name.strip(), unit.strip()
+    return text, ""
 
 
 def _number_or_none(text: str):

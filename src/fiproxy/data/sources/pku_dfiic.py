@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..registry import provinces
-from ._parse import clean_cell, first_duplicate, read_sheet, read_text, to_float, to_prov_code, to_year
+from ._parse import clean_cell, first_duplicate, read_sheet, read_text, sheet_names, to_float, to_prov_code, to_year
 from .base import ColumnMeta, SourceFormatError, SourceTable, file_record
 
 __all__ = ["load_pku_dfiic", "INDEX_COLUMNS", "DEFAULT_RELEASE"]
@@ -86,25 +86,33 @@ def _read(path: Path, level: str, sheet) -> tuple[pd.DataFrame, np.ndarray, int]
     if suffix in {".xlsx", ".xlsm", ".xls", ".ods"}:
         if sheet is None:
             sheet = _pick_sheet(path, level)
-        grid = read_sheet(path, sheet)
-        hi = next((i for i, r in enumerate(grid) if sum(clean_cell(c) != "" for c in r) >= 3), None)
+        grid = [[clean_cell(c) for c in r] for r in read_sheet(path, sheet)]
+        # header: the first row with 3+ cells (a title row above it is a single merged cell);
+        # the workbook may label columns twice (English row + Chinese row): use the row with more
+        # recognised labels and skip the other
+        hi = next((i for i, r in enumerate(grid) if sum(c != "" for c in r) >= 3), None)
         if hi is None:
             raise SourceFormatError(path, f"sheet {sheet!r} has no header row")
-        header = [clean_cell(c) for c in grid[hi]]
-        body = [r for r in grid[hi + 1:]]
-        rows = np.arange(hi + 2, hi + 2 + len(body))
-        frame = pd.DataFrame(body, columns=header, dtype=object)
-        keep = frame.map(lambda c: clean_cell(c) != "").any(axis=1).to_numpy()
+        start = hi + 1
+        while start < len(grid) and _n_labels(grid[start]) > len([c for c in grid[start] if c]) / 2:
+            start += 1
+        hi = max(range(hi, start), key=lambda i: _n_labels(grid[i]))
+        body = grid[start:]
+        rows = np.arange(start + 1, start + 1 + len(body))
+        frame = pd.DataFrame(body, columns=grid[hi], dtype=object).replace("", np.nan)
+        keep = frame.notna().any(axis=1).to_numpy()
         return frame.loc[keep].reset_index(drop=True), rows[keep], hi + 1
     text, _ = read_text(path)
     frame = pd.read_csv(io.StringIO(text), dtype=None, keep_default_na=True)
     return frame, np.arange(2, len(frame) + 2), 1
 
 
-def _pick_sheet(path: Path, level: str):
-    from python_calamine import CalamineWorkbook
+def _n_labels(cells: list[str]) -> int:
+    return sum(_norm(c) in _SPELLING for c in cells if c)
 
-    names = CalamineWorkbook.from_path(str(path)).sheet_names
+
+def _pick_sheet(path: Path, level: str):
+    names = sheet_names(path)
     wanted = {_norm(s) for s in _SHEETS[level]}
     for name in names:
         if _norm(name) in wanted:
