@@ -230,3 +230,30 @@ def test_every_province_spelling_in_shared_data_resolves(shared_data):
                 pairs = frame[["prov_code", col]].drop_duplicates()
                 got = pairs[col].map(resolve_province)
                 assert (got == pairs["prov_code"]).all(), (path.name, col)
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+SPELLINGS = [(int(code), s) for code, row in P.iterrows()
+             for s in [row.name_zh, row.short_zh, row.name_trad, row.pinyin, row.name_en,
+                       *filter(None, row.aliases.split(";"))]]
+
+
+def test_resolution_survives_spacing_width_and_case():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.sampled_from(SPELLINGS), st.lists(st.sampled_from([" ", "\u3000", "\t"]), max_size=3),
+                      st.integers(min_value=0, max_value=50), st.booleans(), st.booleans())
+    def check(item, spaces, where, wide, upper):
+        code, s = item
+        cut = where % (len(s) + 1)
+        text = s[:cut] + "".join(spaces) + s[cut:]
+        text = text.upper() if upper else text
+        text = _full_width(text) if wide else text
+        assert resolve_province(text) == code
+
+    check()
