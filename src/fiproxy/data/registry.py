@@ -28,9 +28,9 @@ Contiguity
 Distances
     :func:`great_circle_km` is the haversine distance on a sphere of mean Earth radius
     R = 6371.0088 km (IUGG mean radius); ``dist_hangzhou_km`` is the distance from each
-    provincial capital to Hangzhou (seat of Ant Group / Alipay), an instrument used in the
-    digital-finance literature (e.g. Zhang, Wan, Wu & He 2019, "Digital finance and inclusive
-    growth", Economic Research Journal).
+    provincial capital to Hangzhou (seat of Ant Group / Alipay), the instrument for digital
+    finance introduced by Zhang, Wan, Zhang & He (2019), 数字经济、普惠金融与包容性增长
+    (Digital economy, financial inclusion and inclusive growth), Economic Research Journal 54(8).
 
 Name resolution
     :func:`resolve_province` accepts codes (``11``, ``"11"``, ``"110000"``, ``11.0``) and names in
