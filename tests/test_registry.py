@@ -245,7 +245,7 @@ def test_resolution_survives_spacing_width_and_case():
     hypothesis = pytest.importorskip("hypothesis")
     st = hypothesis.strategies
 
-    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.settings(max_examples=100, deadline=None, derandomize=True)
     @hypothesis.given(st.sampled_from(SPELLINGS), st.lists(st.sampled_from([" ", "\u3000", "\t"]), max_size=3),
                       st.integers(min_value=0, max_value=50), st.booleans(), st.booleans())
     def check(item, spaces, where, wide, upper):
