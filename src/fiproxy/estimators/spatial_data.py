@@ -86,8 +86,9 @@ def parse_spatial_formula(formula: str, unit: str, time: str) -> tuple[str, list
 def _check_columns(data: pd.DataFrame, cols: list[str]) -> None:
     for c in cols:
         if c not in data.columns:
-            close = difflib.get_close_matches(str(c), [str(x) for x in data.columns], n=3)
-            hint = f"; did you mean {close}?" if close else ""
+            names = [str(x) for x in data.columns]
+            close = difflib.get_close_matches(str(c), names, n=3, cutoff=0.5)
+            hint = f"; did you mean {close}?" if close else f"; available: {names[:20]}"
             raise KeyError(f"column {c!r} not found in the data{hint}")
 
 
