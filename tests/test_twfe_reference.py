@@ -94,9 +94,15 @@ VCOVS = [("iid", "iid"), ("HC1", "hetero"), ({"CRV1": "prov"}, {"CRV1": "prov"})
          ({"CRV1": "prov+yr"}, {"CRV1": "prov+yr"})]
 
 
-@pytest.mark.parametrize("formula", FORMULAS)
-@pytest.mark.parametrize("ours, theirs", VCOVS, ids=["iid", "HC1", "CRV1-prov", "CRV1-h", "CRV1-twoway"])
-@pytest.mark.parametrize("weights", [None, "w"])
+# every formula x covariance; weights alternate in the default run, the full grid is slow
+GRID = [pytest.param(f, o, t, w, id=f"{f}-{vid}-{w}",
+                     marks=[pytest.mark.slow] if (i + j + (w is not None)) % 2 else [])
+        for i, f in enumerate(FORMULAS)
+        for j, (o, t, vid) in enumerate([(*v, vid) for v, vid in zip(VCOVS, ["iid", "HC1", "CRV1-prov", "CRV1-h", "CRV1-twoway"])])
+        for w in (None, "w")]
+
+
+@pytest.mark.parametrize("formula, ours, theirs, weights", GRID)
 def test_random_panels_vs_pyfixest(formula, ours, theirs, weights):
     data = _panel(zlib.crc32(f"{formula}{ours}{weights}".encode()) % 1000)
     r = fiproxy.twfe(formula, data, vcov=ours, weights=weights)
