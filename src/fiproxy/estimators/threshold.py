@@ -254,7 +254,7 @@ def threshold(
     used = kept  # rows entering the regression
 
     def vcov_fn(v):
-        V, df_t, label = slope_vcov(v, Xfull[used], resid[used], bread, nrows, n_units,
+        V, df_t, label = slope_vcov(v, Xfull[used], resid[used], bread, unit[used],
                                     {k: c[used] for k, c in clusters.items()})
         return pd.DataFrame(V, index=names, columns=names), df_t, label
 

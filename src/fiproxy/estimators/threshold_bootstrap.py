@@ -39,6 +39,7 @@ from fiproxy.estimators.threshold_sequential import (
 __all__ = ["UnitResampler", "bootstrap_F", "BOOTSTRAP_SCHEMES"]
 
 BOOTSTRAP_SCHEMES = ("residual", "wild")
+_PREFER = "threads"
 
 
 class UnitResampler:
@@ -114,7 +115,7 @@ def bootstrap_F(problem: ThresholdProblem, yhat: np.ndarray, e: np.ndarray, k: i
         return _chunk(problem, yhat, e, k, seeds, resampler)
     n_chunks = min(B, 4 * (n_workers if n_workers > 0 else 8))
     bounds = np.linspace(0, B, n_chunks + 1).astype(int)
-    parts = Parallel(n_jobs=n_workers)(
+    parts = Parallel(n_jobs=n_workers, prefer=_PREFER)(
         delayed(_chunk)(problem, yhat, e, k, seeds[a:b], resampler)
         for a, b in zip(bounds[:-1], bounds[1:]) if b > a
     )

@@ -7,8 +7,9 @@ covariance options follow fixest / Stata ``xtreg, fe`` conventions:
 - ``"iid"``: s^2 (X'X)^-1 with s^2 = SSR / (N - G - K) (G units absorbed);
 - ``"hansen"``: s^2 = SSR / (N - G), Hansen's (1999) sigma-hat^2 = S / (n(T - 1));
 - ``{"CRV1": col}`` or ``"CRV1"`` (by the panel unit): cluster-robust sandwich with
-  small-sample factor G_c/(G_c - 1) * (N - 1)/(N - K), K the number of slopes
-  (fixed effects nested in the clusters are not counted), t(G_c - 1) reference.
+  small-sample factor G_c/(G_c - 1) * (N - 1)/(N - K'), t(G_c - 1) reference, where
+  K' = K + 1 when the unit effects are nested in the clusters (fixest's rule; Stata
+  counts the constant of ``xtreg, fe``) and K' = K + G otherwise.
 
 With Hansen's stacking (one period deleted per unit) N counts the rows kept.
 """
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from fiproxy.estimators.threshold_search import orthonormal_basis
 
 __all__ = ["regime_design", "regime_names", "fit_slopes", "slope_vcov"]
 
@@ -39,24 +42,26 @@ def regime_design(z: np.ndarray, q: np.ndarray, thresholds: list[float]) -> np.n
 
 def fit_slopes(Xt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OLS on transformed data: (coefficients, residuals, (X'X)^-1); error if singular."""
-    XtX = Xt.T @ Xt
-    Q, R = np.linalg.qr(Xt)
-    d = np.abs(np.diag(R))
-    if d.size and d.min() <= 1e-10 * max(d.max(), 1.0):
+    try:
+        orthonormal_basis(Xt)
+    except np.linalg.LinAlgError as exc:
         raise ValueError(
             "the threshold model's design is singular at the estimated thresholds: a regime "
             "has no within-unit variation in a regime-dependent regressor, or a regressor is "
-            "collinear with others; reduce n_thresholds or increase trim")
-    beta = np.linalg.solve(R, Q.T @ y)
+            "collinear with others; reduce n_thresholds or increase trim") from exc
+    XtX = Xt.T @ Xt
+    beta = np.linalg.solve(XtX, Xt.T @ y)
     return beta, y - Xt @ beta, np.linalg.inv(XtX)
 
 
-def slope_vcov(vcov, Xt: np.ndarray, resid: np.ndarray, bread: np.ndarray, nobs: int, n_units: int,
+def slope_vcov(vcov, Xt: np.ndarray, resid: np.ndarray, bread: np.ndarray, unit: np.ndarray,
                clusters: dict[str, np.ndarray]) -> tuple[np.ndarray, float | None, str]:
     """Covariance of the slopes, degrees of freedom of the t reference, and a label.
 
-    ``clusters`` maps cluster column names to integer codes (the unit id is always present).
+    ``unit`` holds the unit codes of the rows; ``clusters`` maps cluster column
+    names to integer codes (the first entry is the unit id).
     """
+    nobs, n_units = len(unit), int(unit.max()) + 1
     k = Xt.shape[1]
     ssr = float(resid @ resid)
     if vcov == "iid":
@@ -76,9 +81,11 @@ def slope_vcov(vcov, Xt: np.ndarray, resid: np.ndarray, bread: np.ndarray, nobs:
         raise ValueError(f"vcov must be 'iid', 'hansen', 'CRV1' or {{'CRV1': column}}, got {vcov!r}")
     codes = clusters[col]
     G = int(codes.max()) + 1
+    nested = bool((pd.Series(codes).groupby(unit).nunique() == 1).all())
     if G < 2:
         raise ValueError(f"cluster-robust covariance needs at least 2 clusters in {col!r}")
     scores = pd.DataFrame(Xt * resid[:, None]).groupby(codes).sum().to_numpy()
     meat = scores.T @ scores
-    adj = G / (G - 1) * (nobs - 1) / (nobs - k)
+    k_fe = 1 if nested else n_units
+    adj = G / (G - 1) * (nobs - 1) / (nobs - k - k_fe)
     return adj * bread @ meat @ bread, float(G - 1), f"CRV1 by {col} (G={G})"
