@@ -126,6 +126,23 @@ def _span(years: list[int]) -> str:
     return ", ".join(runs)
 
 
+_ADVICE = {"negative": "; {col} cannot be negative",
+           "share_range": "; a share must lie in [0, 1] (percent given instead of a fraction?)"}
+
+
+def _value_checks(col: str, kind: str, values: np.ndarray):
+    """(problem kind, row mask, description of the bad values) for the variable's bounds."""
+    with np.errstate(invalid="ignore"):
+        checks = [("non_finite", np.isinf(values), lambda v: "infinite value(s)")]
+        if kind in ("nonnegative", "share", "binary"):
+            checks.append(("negative", values < 0, lambda v: f"negative value(s) (min {np.nanmin(v):.4g})"))
+        if kind == "share":
+            checks.append(("share_range", values > 1, lambda v: f"value(s) above 1 (max {np.nanmax(v):.4g})"))
+        if kind == "binary":
+            checks.append(("not_binary", ~np.isnan(values) & (values != 0) & (values != 1), lambda v: "value(s) other than 0/1"))
+    return checks
+
+
 def validate_panel(panel, *, catalog=None, provinces=None) -> ValidationReport:
     """Check a :class:`~fiproxy.data.Panel` or a DataFrame with ``prov_code``, ``year`` and variables.
 
@@ -190,30 +207,11 @@ def validate_panel(panel, *, catalog=None, provinces=None) -> ValidationReport:
     bounds = _bounds_of(frame, meta, catalog)
     for col, kind in bounds.items():
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        inf = np.isinf(values)
-        if inf.any():
-            cells = _cells(frame, inf)
-            add(Problem("non_finite", "error", col, f"{col}: {len(cells)} infinite value(s) at {_show(cells)}", cells))
-        with np.errstate(invalid="ignore"):
-            if kind in ("nonnegative", "share", "binary"):
-                neg = values < 0
-                if neg.any():
-                    cells = _cells(frame, neg)
-                    add(Problem("negative", "error", col,
-                                f"{col}: {len(cells)} negative value(s) (min {np.nanmin(values[neg]):.4g}) at {_show(cells)}; "
-                                f"{col} cannot be negative", cells))
-            if kind == "share":
-                over = values > 1
-                if over.any():
-                    cells = _cells(frame, over)
-                    add(Problem("share_range", "error", col,
-                                f"{col}: {len(cells)} value(s) above 1 (max {np.nanmax(values[over]):.4g}) at {_show(cells)}; "
-                                f"a share must lie in [0, 1] (percent given instead of a fraction?)", cells))
-            if kind == "binary":
-                nb = ~np.isnan(values) & (values != 0) & (values != 1)
-                if nb.any():
-                    cells = _cells(frame, nb)
-                    add(Problem("not_binary", "error", col, f"{col}: {len(cells)} value(s) other than 0/1 at {_show(cells)}", cells))
+        for kind_, mask, text in _value_checks(col, kind, values):
+            if mask.any():
+                cells = _cells(frame, mask)
+                add(Problem(kind_, "error", col, f"{col}: {len(cells)} {text(values[mask])} at {_show(cells)}"
+                            + _ADVICE.get(kind_, "").format(col=col), cells))
         miss = np.isnan(values)
         if miss.any():
             add(Problem("gap", "gap", col, _gap_message(col, frame, miss, reasons), _cells(frame, miss)))
