@@ -16,7 +16,7 @@ never a Python loop over draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import norm
@@ -36,16 +36,39 @@ class Multipliers:
 
     The same seed gives the same multipliers for every set of influence
     functions, so the ATT(g,t) and all their aggregations share one bootstrap.
+    The (draws × clusters) matrix is drawn once and kept when it is small.
     """
 
     cluster: np.ndarray  # (n,) int codes 0..C-1
     biters: int
     kind: str = "mammen"
     seed: int | None = None
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_clusters(self) -> int:
         return int(self.cluster.max()) + 1
+
+    def blocks(self):
+        """Yield the multiplier matrix in blocks of draws (each block: draws × clusters)."""
+        if "V" in self._cache:
+            yield self._cache["V"]
+            return
+        C = self.n_clusters
+        rng = np.random.default_rng(self.seed)
+        block = max(1, _BLOCK // C)
+        if self.biters <= block:
+            self._cache["V"] = draw_weights(self.kind, C, self.biters, rng)
+            yield self._cache["V"]
+            return
+        for start in range(0, self.biters, block):
+            yield draw_weights(self.kind, C, min(block, self.biters - start), rng)
+
+
+def _order_stat(sorted_draws: np.ndarray, q: float) -> np.ndarray:
+    """Inverse empirical CDF (the smallest draw with F >= q) of each column of sorted draws."""
+    B = sorted_draws.shape[0]
+    return sorted_draws[max(int(np.ceil(q * B)) - 1, 0)]
 
 
 def analytic_vcov(inf: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -65,25 +88,22 @@ def multiplier_bootstrap(inf: np.ndarray, mult: Multipliers, alpha: float) -> di
     cell of a universal base period) get ``se = nan`` and are left out of the band.
     """
     C = mult.n_clusters
-    counts = np.bincount(mult.cluster, minlength=C).astype(float)
-    psi = np.zeros((C, inf.shape[1]))
-    np.add.at(psi, mult.cluster, inf)
-    psi /= counts[:, None]
-    rng = np.random.default_rng(mult.seed)
-    block = max(1, _BLOCK // C)
-    parts = []
-    for start in range(0, mult.biters, block):
-        V = draw_weights(mult.kind, C, min(block, mult.biters - start), rng)
-        parts.append(V @ psi)
-    draws = np.vstack(parts) / np.sqrt(C)
+    if C == inf.shape[0] and np.array_equal(mult.cluster, np.arange(C)):
+        psi = inf
+    else:
+        counts = np.bincount(mult.cluster, minlength=C).astype(float)
+        psi = np.zeros((C, inf.shape[1]))
+        np.add.at(psi, mult.cluster, inf)
+        psi /= counts[:, None]
+    draws = np.vstack([V @ psi for V in mult.blocks()]) / np.sqrt(C)
     live = (draws**2).sum(axis=0) > _TINY
-    q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0, method="inverted_cdf")
-    sigma = (q75 - q25) / _IQR_NORMAL
+    srt = np.sort(draws, axis=0)
+    sigma = (_order_stat(srt, 0.75) - _order_stat(srt, 0.25)) / _IQR_NORMAL
     live &= sigma > _TINY
     se = np.where(live, sigma, np.nan) / np.sqrt(C)
     if live.any():
         tmax = np.max(np.abs(draws[:, live] / sigma[live]), axis=1)
-        crit = float(np.quantile(tmax, 1 - alpha, method="inverted_cdf"))
+        crit = float(_order_stat(np.sort(tmax), 1 - alpha))
     else:
         crit = float("nan")
     corr = np.zeros((draws.shape[1], draws.shape[1]))
