@@ -83,3 +83,33 @@ def test_every_column_has_provenance_and_files_are_hashed(real, shared_data):
     assert not real.simulated and real.label.startswith("real province panel")
     assert validate_panel(real).ok
     assert real.summary().splitlines()[0].startswith("Panel: real province panel")
+
+
+def test_user_supplied_npl_fills_the_gap(shared_data, tmp_path):
+    from fiproxy.data.sources.tidy import load_tidy_csv
+
+    csv = tmp_path / "npl.csv"
+    csv.write_text("prov_code,year,npl\n11,2020,0.012\n31,2020,0.009\n")
+    npl = load_tidy_csv(csv, mapping={"npl": "npl_ratio"}, release="my bank survey 2024", name="npl")
+    p = build_panel([npl], data_dir=shared_data, years=(2020, 2020))
+    d = p.data.set_index("prov_code")
+    assert d.loc[11, "npl_ratio"] == 0.012 and d.loc[31, "ln_npl_ratio"] == pytest.approx(np.log(0.009))
+    assert p.meta["npl_ratio"].release == "my bank survey 2024"
+    assert (p.gaps["variable"] == "npl_ratio").sum() == 29
+    assert p.gaps.loc[p.gaps["variable"] == "npl_ratio", "reason"].eq("missing in npl").all()
+
+
+@pytest.mark.slow
+def test_calibration_file_reproduced_by_the_script(shared_data):
+    """scripts/calibrate.py on ../shared/data gives the committed data/calibration.json statistics."""
+    import json
+    import runpy
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    calibrate = runpy.run_path(str(repo / "scripts" / "calibrate.py"))["calibrate"]
+    fresh = json.loads(json.dumps(calibrate(shared_data)))
+    committed = json.loads((repo / "data" / "calibration.json").read_text())
+    assert fresh["variables"] == committed["variables"]
+    assert fresh["between_corr"] == committed["between_corr"]
+    assert fresh["first_stage"]["slope"] == pytest.approx(committed["first_stage"]["slope"], rel=1e-9)
