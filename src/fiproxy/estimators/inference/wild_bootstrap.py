@@ -36,7 +36,7 @@ product, done in chunks to bound memory. Because the restricted residuals are
 affine in ``r``, the bootstrap numerators and denominators are stored as
 coefficients of a linear and a quadratic in ``r``; re-evaluating the p-value at
 a new ``r`` is then O(B), which makes confidence intervals by test inversion
-(root finding on ``p(r) = 1 - level`` on both sides of β̂) cheap.
+(bisection for ``p(r) = 1 - level`` on both sides of β̂) cheap.
 
 Fixed effects: the bootstrap runs on the fixed-effect-demeaned design. A
 fixed effect nested within the bootstrap clusters needs nothing more (the
@@ -57,7 +57,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import linalg as _la
-from scipy import optimize as _opt
 from scipy import stats as _st
 
 from fiproxy.estimators.demean import demean
@@ -272,7 +271,7 @@ class WildClusterProblem:
 
         # clustering dimensions and their inclusion–exclusion terms
         m = cluster.shape[1]
-        dims = [np.unique(cluster[:, j], return_inverse=True)[1].astype(np.int64) for j in range(m)]
+        dims = [_dense_codes(cluster[:, j]) for j in range(m)]
         n_dim = [int(d.max()) + 1 for d in dims]
         for j, Gj in enumerate(n_dim):
             if Gj < 2:
@@ -282,37 +281,48 @@ class WildClusterProblem:
         self.terms: list[tuple[np.ndarray, int, float]] = []
         for size in range(1, m + 1):
             for subset in itertools.combinations(range(m), size):
-                if size == 1:
-                    h, H = dims[subset[0]], n_dim[subset[0]]
-                else:
-                    h = np.unique(_combine([dims[j] for j in subset]), return_inverse=True)[1].astype(np.int64)
-                    H = int(h.max()) + 1
+                h = dims[subset[0]] if size == 1 else _dense_codes(_combine([dims[j] for j in subset]))
+                H = int(h.max()) + 1
                 Gt = H if cluster_df == "own" else G_min
                 sign = 1.0 if size % 2 else -1.0
                 self.terms.append((h, H, sign * Gt / (Gt - 1) * small))
         self.n_dim = n_dim
 
-        # sample statistic
-        var = sum(w * np.sum(np.bincount(h, weights=a * uhat, minlength=H) ** 2) for h, H, w in self.terms)
+        # Cell sums (h ∩ g) of z_i·û_i and z_i·a_i carry all the data the bootstrap needs:
+        # C0[h,g] = Σ a_i û_i, C1[h,g] = Σ a_i²/RAR, P_h = Σ_{i∈h} a_i z_i', S0_g = Z_g'û_g,
+        # q_g = Z_g'Z_g d with d = AR'/RAR (restricted residuals: ũ = û - s·Z d).
+        ZUA = np.hstack([Z * uhat[:, None], Z * a[:, None]])
+        boot_sums = None
+        cell_sums = []
+        for h, H, _w in self.terms:
+            if H == G and np.array_equal(h, boot):  # the term's clusters are the bootstrap clusters
+                boot_sums = _groupsum(boot, G, ZUA) if boot_sums is None else boot_sums
+                cell_sums.append(None)
+            else:
+                if H * G * 2 * k > 5e7:
+                    raise ValueError(f"too many cluster cells ({H} × {G}) for the dense bootstrap algebra")
+                cs = _groupsum(h * G + boot, H * G, ZUA).reshape(H, G, 2 * k)
+                cell_sums.append(cs)
+                if boot_sums is None:
+                    boot_sums = cs.sum(axis=0)
+        inv_rar = 1.0 / RAR
+        S0, q = boot_sums[:, :k], boot_sums[:, k:] * inv_rar
+        self.c0, self.c1 = S0 @ AR, q @ AR
+        self.K0: list[np.ndarray] = []
+        self.K1: list[np.ndarray] = []
+        var = 0.0
+        for (h, H, w), cs in zip(self.terms, cell_sums):
+            if cs is None:
+                C0, C1, P = np.diag(self.c0), np.diag(self.c1), q * RAR
+            else:
+                C0, C1, P = cs[:, :, :k] @ AR, cs[:, :, k:] @ AR * inv_rar, cs[:, :, k:].sum(axis=1)
+            var += w * np.sum(C0.sum(axis=1) ** 2)  # sample CRV of R·β: Σ_h (Σ_{i∈h} a_i û_i)²
+            Q = _la.cho_solve(cf, P.T).T  # (H, k) = P_h (Z'Z)⁻¹
+            self.K0.append(C0 - Q @ S0.T)
+            self.K1.append(C1 - Q @ q.T)
         if not var > 0:
             raise ValueError("the cluster-robust variance of R·β is not positive; the restriction is not identified")
         self.se = float(np.sqrt(var))
-
-        # bootstrap pieces, affine in s = r - R·β̂ for WCR
-        inv_rar = 1.0 / RAR
-        self.c0 = np.bincount(boot, weights=a * uhat, minlength=G)
-        self.c1 = np.bincount(boot, weights=a * a * inv_rar, minlength=G)
-        S0 = _groupsum(boot, G, Z * uhat[:, None])  # (G, k) cluster scores
-        q = _groupsum(boot, G, Z * (a * inv_rar)[:, None])  # (G, k) = Z_g'Z_g d
-        self.K0: list[np.ndarray] = []
-        self.K1: list[np.ndarray] = []
-        for h, H, _w in self.terms:
-            if H * G > 5e7:
-                raise ValueError(f"too many cluster cells ({H} × {G}) for the dense bootstrap algebra")
-            cell = h * G + boot
-            Q = _la.cho_solve(cf, _groupsum(h, H, Z * a[:, None]).T).T  # (H, k) = P_h A
-            self.K0.append(np.bincount(cell, weights=a * uhat, minlength=H * G).reshape(H, G) - Q @ S0.T)
-            self.K1.append(np.bincount(cell, weights=a * a * inv_rar, minlength=H * G).reshape(H, G) - Q @ q.T)
 
     # -- statistic at r ---------------------------------------------------------------------
     def t_stat(self, r: float | np.ndarray | None = None) -> float | np.ndarray:
@@ -382,9 +392,12 @@ class WildClusterProblem:
         return float(bounds[0]), float(bounds[1])
 
     def _search(self, mom, side: float, half: float, alpha: float, kind: str) -> float:
-        def f(x):
-            return self.pvalue(mom, self.estimate + side * x, kind) - alpha
+        """Outermost r on one side with p(r) ≥ alpha next to the first r with p(r) < alpha.
 
+        A grid walking outward from β̂ brackets the crossing; bisection (the p-value is
+        a step function of r) narrows it to 1e-8 of the Wald half-width and returns the
+        inner end, where the test does not reject.
+        """
         inside = 0.0
         grid = half * np.linspace(0.25, 2.0, 8)
         for _ in range(40):
@@ -392,13 +405,25 @@ class WildClusterProblem:
             below = np.flatnonzero(p < alpha)
             if below.size:
                 j = below[0]
-                lo = inside if j == 0 else grid[j - 1]
-                x = _opt.brentq(f, lo, grid[j], xtol=1e-12 * max(half, 1e-300), rtol=1e-12, maxiter=500)
-                # the p-value is a step function: step to the side where p ≥ alpha
-                return self.estimate + side * (x if f(x) >= 0 else lo + (x - lo) * (1 - 1e-12))
+                lo, hi = (inside if j == 0 else grid[j - 1]), grid[j]
+                while hi - lo > 1e-8 * half:
+                    mid = 0.5 * (lo + hi)
+                    if self.pvalue(mom, self.estimate + side * mid, kind) >= alpha:
+                        lo = mid
+                    else:
+                        hi = mid
+                return self.estimate + side * lo
             inside = grid[-1]
             grid = grid * 2.0
         return side * np.inf
+
+
+def _dense_codes(c: np.ndarray) -> np.ndarray:
+    """Codes 0..H-1 with every value used (renumbered only when needed)."""
+    c = np.asarray(c, dtype=np.int64)
+    if c.min() >= 0 and np.all(np.bincount(c) > 0):
+        return c
+    return np.unique(c, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
 
 def _combine(cols: Sequence[np.ndarray]) -> np.ndarray:
@@ -412,6 +437,8 @@ def _combine(cols: Sequence[np.ndarray]) -> np.ndarray:
 def _ratio(num: np.ndarray, var: np.ndarray) -> np.ndarray:
     """num / sqrt(var); a non-positive multiway variance (possible with inclusion–exclusion)
     gives an infinite |t*|, counted as extreme (conservative)."""
+    if np.all(var > 0):
+        return num / np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = num / np.sqrt(np.where(var > 0, var, 0.0))
     return np.where(np.isnan(out), np.inf, out)
