@@ -334,3 +334,19 @@ def test_bad_data():
     short = pd.concat([df, pd.DataFrame({"id": [999], "year": [0], "y": [0.0], "x": [0.0], "z": [0.0], "q": [0.5]})])
     r = fiproxy.threshold(short, "y ~ x | id", q="q", regime="z", bootstrap=0)
     assert any("dropped 1 unit" in w for w in r.warnings)
+
+
+# --------------------------------------------------------------------------- LR profile plot
+def test_lr_profile_plot(tmp_path):
+    from fiproxy.report.threshold_plot import lr_profile_plot
+
+    df = simulated_panel(seed=9, effect=0.8)
+    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=2, bootstrap=0)
+    fig = lr_profile_plot(r, tmp_path / "lr.png")
+    assert len(fig.axes) == 3 and (tmp_path / "lr.png").stat().st_size > 1000
+    line = fig.axes[0].lines[0]
+    prof = r.extra["lr_profiles"]["Th-1"]
+    np.testing.assert_allclose(line.get_ydata(), prof["lr"].dropna().to_numpy())
+    assert fig.axes[0].lines[1].get_ydata()[0] == pytest.approx(lr_critical_value(0.95))
+    with pytest.raises(ValueError, match="unknown profile"):
+        lr_profile_plot(r, which=["Th-3"])
