@@ -5,8 +5,8 @@ matrix (the within transformation), exactly as the residual of a (weighted)
 least-squares regression on all fixed-effect dummies:
 
 * one set: exact group-mean subtraction;
-* several sets, small problem (n x total levels below ``_DIRECT_LIMIT``): exact
-  least-squares projection on the dummy matrix;
+* several sets with few levels in total (``_DIRECT_LEVELS``): exact
+  least-squares projection on the dummies through their normal equations;
 * several sets, large problem: alternating projections on the fixed-effect
   coefficients (Gauss-Seidel sweeps, Gaure 2013, "OLS with multiple high
   dimensional category variables", Computational Statistics & Data Analysis
@@ -23,12 +23,23 @@ import pandas as pd
 
 __all__ = ["demean", "factorize_fe", "fe_leverage", "DemeanError"]
 
-# n * (sum of levels) up to which the dense exact projection is used
+# total fixed-effect levels up to which the exact projection (normal equations) is used
+_DIRECT_LEVELS = 400
+# n * (sum of levels) up to which the fixed-effect leverage is computed exactly
 _DIRECT_LIMIT = 3_000_000
 
 
 class DemeanError(RuntimeError):
     """Alternating projections did not converge."""
+
+
+def _codes(values: np.ndarray | pd.Series, name) -> np.ndarray:
+    """Sorted integer codes of one column; error on missing values."""
+    c, _ = pd.factorize(values, sort=True)
+    if (c < 0).any():
+        bad = np.flatnonzero(c < 0)[:5].tolist()
+        raise ValueError(f"fixed effect {name!r} has missing values (rows {bad} …)")
+    return c
 
 
 def factorize_fe(frame: pd.DataFrame | pd.Series | np.ndarray) -> np.ndarray:
@@ -37,16 +48,16 @@ def factorize_fe(frame: pd.DataFrame | pd.Series | np.ndarray) -> np.ndarray:
     Raises ``ValueError`` when a fixed-effect column has missing values.
     """
     if isinstance(frame, pd.Series):
-        frame = frame.to_frame()
+        return _codes(frame.to_numpy(), frame.name).astype(np.int64)[:, None]
     if isinstance(frame, np.ndarray):
-        frame = pd.DataFrame(frame.reshape(len(frame), -1))
+        arr = frame.reshape(len(frame), -1)
+        codes = np.empty(arr.shape, dtype=np.int64)
+        for j in range(arr.shape[1]):
+            codes[:, j] = _codes(arr[:, j], j)
+        return codes
     codes = np.empty((len(frame), frame.shape[1]), dtype=np.int64)
     for j, col in enumerate(frame.columns):
-        c, _ = pd.factorize(frame[col], sort=True)
-        if (c < 0).any():
-            bad = np.flatnonzero(c < 0)[:5].tolist()
-            raise ValueError(f"fixed effect {col!r} has missing values (rows {bad} …)")
-        codes[:, j] = c
+        codes[:, j] = _codes(frame[col].to_numpy(), col)
     return codes
 
 
@@ -61,19 +72,32 @@ def _group_means(x: np.ndarray, g: np.ndarray, ng: int, w: np.ndarray | None, ws
 
 
 def _direct(x: np.ndarray, fe: np.ndarray, ngs: list[int], w: np.ndarray | None) -> np.ndarray:
-    """Exact residual of x on the dummies of all fixed effects (dense least squares)."""
-    n, m = fe.shape
-    offsets = np.concatenate([[0], np.cumsum(ngs)])
-    D = np.zeros((n, int(offsets[-1])))
-    rows = np.arange(n)
+    """Exact residual of x on the dummies of all fixed effects.
+
+    Solves the normal equations D'WD a = D'Wx (D'WD assembled from group
+    counts, at most ``_DIRECT_LEVELS`` levels in total) by SVD least squares,
+    which handles the rank deficiency of several sets of dummies.
+    """
+    m = fe.shape[1]
+    offsets = np.concatenate([[0], np.cumsum(ngs)]).astype(np.int64)
+    K = int(offsets[-1])
+    DtD = np.zeros((K, K))
     for j in range(m):
-        D[rows, offsets[j] + fe[:, j]] = 1.0
-    if w is None:
-        coef = np.linalg.lstsq(D, x, rcond=None)[0]
-    else:
-        sw = np.sqrt(w)[:, None]
-        coef = np.linalg.lstsq(D * sw, x * sw, rcond=None)[0]
-    return x - D @ coef
+        for l in range(j, m):
+            key = fe[:, j] * ngs[l] + fe[:, l]
+            block = np.bincount(key, weights=w, minlength=ngs[j] * ngs[l]).reshape(ngs[j], ngs[l])
+            DtD[offsets[j]:offsets[j + 1], offsets[l]:offsets[l + 1]] = block
+            if l != j:
+                DtD[offsets[l]:offsets[l + 1], offsets[j]:offsets[j + 1]] = block.T
+    xw = x if w is None else x * w[:, None]
+    Dtx = np.concatenate([
+        np.column_stack([np.bincount(fe[:, j], weights=xw[:, c], minlength=ngs[j]) for c in range(x.shape[1])])
+        for j in range(m)])
+    coef = np.linalg.lstsq(DtD, Dtx, rcond=None)[0]
+    out = x.copy()
+    for j in range(m):
+        out -= coef[offsets[j]:offsets[j + 1]][fe[:, j]]
+    return out
 
 
 def _iterative(x: np.ndarray, fe: np.ndarray, ngs: list[int], w: np.ndarray | None,
@@ -142,7 +166,7 @@ def demean(
         wsum = np.bincount(fe[:, 0], weights=w, minlength=ngs[0]).astype(float)
         out = x - _group_means(x, fe[:, 0], ngs[0], w, wsum)[fe[:, 0]]
         it = 0
-    elif len(x) * sum(ngs) <= _DIRECT_LIMIT:
+    elif sum(ngs) <= _DIRECT_LEVELS:
         out, it = _direct(x, fe, ngs, w), 0
     else:
         out, it = _iterative(x, fe.astype(np.int64, copy=False), ngs, w, tol, maxiter)

@@ -191,6 +191,30 @@ def _term_block(data, term: Term, sources) -> tuple[np.ndarray, list[str]]:
     return block, names
 
 
+def _fe_codes(sub: pd.DataFrame, fe: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, list]:
+    """Codes (n, m) of the fixed effects (``a^b`` combined) and each one's level labels."""
+    codes = np.empty((len(sub), len(fe)), dtype=np.int64)
+    levels = []
+    for j, names in enumerate(fe):
+        parts = [pd.factorize(sub[c].to_numpy(), sort=True) for c in names]
+        if len(parts) == 1:
+            codes[:, j], lv = parts[0][0], list(parts[0][1])
+        else:
+            key = np.zeros(len(sub), dtype=np.int64)
+            for c, u in parts:
+                key = key * len(u) + c
+            uniq, codes[:, j] = np.unique(key, return_inverse=True)
+            lv = []
+            for k in uniq:
+                label = []
+                for c, u in reversed(parts):
+                    k, r = divmod(int(k), len(u))
+                    label.append(u[r])
+                lv.append(tuple(reversed(label)))
+        levels.append(lv)
+    return codes, levels
+
+
 def _drop_singletons(fe: np.ndarray) -> np.ndarray:
     """Boolean mask of observations kept after iteratively removing singletons."""
     keep = np.ones(len(fe), dtype=bool)
@@ -262,23 +286,17 @@ def build_model_frame(
         raise DesignError("no complete rows: every row has a missing outcome, regressor, fixed effect or weight")
     # fixed-effect codes of the complete rows; singletons removed iteratively
     sub = data if ok.all() else data.iloc[np.flatnonzero(ok)]
-    fe_frame = pd.DataFrame({"^".join(names): (sub[names[0]] if len(names) == 1 else
-                             pd.MultiIndex.from_frame(sub[list(names)]).to_flat_index())
-                             for names in parsed.fe}, index=sub.index)
-    fe_codes = factorize_fe(fe_frame) if parsed.fe else np.empty((len(sub), 0), dtype=np.int64)
+    fe_codes, fe_levels = _fe_codes(sub, parsed.fe)
     singletons: dict = {}
     n_single = 0
     if drop_singletons and parsed.fe:
         keep = _drop_singletons(fe_codes)
         n_single = int((~keep).sum())
         if n_single:
-            for j, name in enumerate(fe_frame.columns):
-                lv = fe_frame[name].to_numpy()
-                counts = pd.Series(fe_codes[keep, j]).value_counts()
-                lost = np.setdiff1d(np.unique(fe_codes[~keep, j]), counts.index.to_numpy())
+            for j, name in enumerate(parsed.fe_names):
+                lost = np.setdiff1d(np.unique(fe_codes[~keep, j]), np.unique(fe_codes[keep, j]))
                 if lost.size:
-                    first = {c: lv[np.flatnonzero(fe_codes[:, j] == c)[0]] for c in lost[:20]}
-                    singletons[name] = list(first.values())
+                    singletons[name] = [fe_levels[j][c] for c in lost[:20]]
             pos = np.flatnonzero(ok)[keep]
             ok = np.zeros(n_all, dtype=bool)
             ok[pos] = True

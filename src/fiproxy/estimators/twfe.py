@@ -146,7 +146,7 @@ def twfe(
     nobs = d.nobs
     time = pid[1] if pid else None
     inputs = linear_vcov_inputs(d, beta, bread, time, tol, maxiter)
-    names = d.coefnames
+    names = pd.Index(d.coefnames)
 
     def vcov_fn(request: Any) -> tuple[pd.DataFrame, float, str]:
         out = compute_vcov(request, inputs)

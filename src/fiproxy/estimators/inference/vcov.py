@@ -39,7 +39,7 @@ a single cluster is an error.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -147,6 +147,13 @@ class VcovInputs:
     time: str | None = None
     params: np.ndarray | None = None
     jackknife: Callable[[np.ndarray], np.ndarray] | None = None
+    _cluster_cache: dict = field(default_factory=dict, repr=False)
+
+    def cluster(self, name: str) -> tuple[np.ndarray, int]:
+        """Codes and count of a cluster variable of ``frame`` (cached; see :func:`cluster_codes`)."""
+        if name not in self._cluster_cache:
+            self._cluster_cache[name] = cluster_codes(self.frame, name)
+        return self._cluster_cache[name]
 
     @property
     def n(self) -> int:
@@ -179,7 +186,7 @@ def cluster_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, int]:
             f"cluster variable {name!r} has {int(miss.sum())} missing value(s) in the estimation sample "
             f"(rows {rows}{' …' if miss.sum() > 10 else ''}); drop or fill those rows before fitting"
         )
-    codes = factorize_fe(col)[:, 0]
+    codes = pd.factorize(col.to_numpy())[0].astype(np.int64)
     G = int(codes.max()) + 1
     if G < 2:
         raise VcovError(f"cluster variable {name!r} has a single cluster; cluster-robust inference needs at least 2")
@@ -252,7 +259,7 @@ def compute_vcov(request: Any, inp: VcovInputs) -> VcovOutcome:
         return VcovOutcome(V, float(n - K_full), req.kind, info)
     if req.kind == "DK":
         return _driscoll_kraay(req, inp, K_full, info)
-    codes = [cluster_codes(inp.frame, c) for c in req.clusters]
+    codes = [inp.cluster(c) for c in req.clusters]
     Gs = [G for _, G in codes]
     nested_levels, nested_n = nested_fe_count(inp.fe_codes, [c for c, _ in codes])
     K = K_full - nested_levels + nested_n if nested_levels else K_full
