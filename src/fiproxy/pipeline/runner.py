@@ -102,7 +102,6 @@ def _execute(task: NotebookTask, final_dir: Path, timeout: float) -> None:
             progress_bar=False,
             execution_timeout=timeout,
             kernel_manager_class=IPCKernelManager,
-            cwd=str(staging),
         )
         publish_dir(staging, final_dir)
     except BaseException:

@@ -29,7 +29,7 @@ _vcov = {"oneOf": [{"enum": ["iid", "HC1", "HC3", "DK"]},
                     "additionalProperties": False}]}
 
 _MODEL_OPTIONS = {
-    "twfe": {},
+    "twfe": {"quadratic": {"type": "boolean"}},
     "wild_bootstrap": {"param": {"type": "string"}, "B": {"type": "integer", "minimum": 99},
                        "weights": {"enum": ["rademacher", "webb", "mammen"]}},
     "iv": {"endogenous": _vars, "instruments": _vars, "method": {"enum": ["2sls", "liml"]}},
