@@ -120,6 +120,10 @@ def balanced_wide(frame: pd.DataFrame, cols: list[str], W, *, unit: str, time: s
     W = W.align(units)
     wide = frame.set_index([unit, time])[cols].reindex(
         pd.MultiIndex.from_product([units, periods], names=[unit, time]))
+    inf = np.isinf(wide.to_numpy(dtype=float, na_value=np.nan))
+    if inf.any():
+        where = wide.index[inf.any(axis=1)][:10].tolist()
+        raise ValueError(f"infinite values in {cols} at ({unit}, {time}) {where}; e.g. log of zero — fix the data first")
     bad = wide.isna().any(axis=1)
     if bad.any():
         gaps = bad[bad].reset_index()[[unit, time]]

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from fiproxy.estimators.spatial_weights import SpatialWeights
+from fiproxy.estimators.spatial_weights import SpatialWeights, WeightsError
 
 __all__ = ["EffectsModel", "effect_estimates", "effects_delta", "effects_simulation", "effects_table"]
 
@@ -68,24 +68,55 @@ class EffectsModel:
         return beta, theta, p[:, k + m]
 
 
+def _row_sum_weights(W: SpatialWeights) -> np.ndarray | None:
+    """q_i = (ι'V)_i (V^-1 ι)_i from the eigen decomposition, or None when W is not diagonalizable in practice."""
+    try:
+        _, V, Vinv = W.eigen()
+    except WeightsError:
+        return None
+    return (np.ones(W.n) @ V) * (Vinv @ np.ones(W.n))
+
+
 def _spectral(W: SpatialWeights, rho: np.ndarray, derivative: bool = False) -> dict:
-    """a, b, c, d (and their ρ-derivatives) for each ρ in the array."""
-    lam, V, Vinv = W.eigen()
+    """a, b, c, d (and their ρ-derivatives) for each ρ in the array.
+
+    The traces a and b need only the eigenvalues (the trace of a matrix
+    function is Σ f(ω_i) for any W, diagonalizable or not). The row-sum terms
+    are ``c = d = 1/(1-ρ)`` for row-standardized W (Wι = ι); otherwise they
+    use the eigenvectors, or, when W is not diagonalizable to working
+    precision, one linear solve per ρ.
+    """
+    lam = W.eigenvalues()
     N = W.n
-    q = (np.ones(N) @ V) * (Vinv @ np.ones(N))
     inv = 1.0 / (1.0 - rho[:, None] * lam[None, :])  # (R, N)
-    out = {
-        "a": (inv.mean(axis=1)).real,
-        "b": ((inv * lam).mean(axis=1)).real,
-        "c": ((inv * q).sum(axis=1) / N).real,
-        "d": ((inv * (q * lam)).sum(axis=1) / N).real,
-    }
+    out = {"a": inv.mean(axis=1).real, "b": (inv * lam).mean(axis=1).real}
+    inv2 = inv * inv * lam  # d/dρ of 1/(1-ρω) = ω/(1-ρω)²
     if derivative:
-        inv2 = inv * inv * lam  # d/dρ of 1/(1-ρω) = ω/(1-ρω)²
         out["da"] = inv2.mean(axis=1).real
         out["db"] = (inv2 * lam).mean(axis=1).real
-        out["dc"] = ((inv2 * q).sum(axis=1) / N).real
-        out["dd"] = ((inv2 * (q * lam)).sum(axis=1) / N).real
+    if W.is_row_standardized:
+        out["c"] = out["d"] = 1.0 / (1.0 - rho)
+        if derivative:
+            out["dc"] = out["dd"] = 1.0 / (1.0 - rho) ** 2
+        return out
+    q = _row_sum_weights(W)
+    if q is not None:
+        out["c"] = ((inv * q).sum(axis=1) / N).real
+        out["d"] = ((inv * (q * lam)).sum(axis=1) / N).real
+        if derivative:
+            out["dc"] = ((inv2 * q).sum(axis=1) / N).real
+            out["dd"] = ((inv2 * (q * lam)).sum(axis=1) / N).real
+        return out
+    Wd = W.dense()
+    one, w1 = np.ones(N), Wd.sum(axis=1)
+    cols = {key: np.empty(len(rho)) for key in ("c", "d", "dc", "dd")}
+    for r, p in enumerate(rho):  # with A = (I - ρW)^-1: c = ι'Aι/N, d = ι'AWι/N, dA/dρ = AWA
+        B = np.eye(N) - p * Wd
+        u = np.linalg.solve(B.T, one)  # A'ι
+        v = np.linalg.solve(B, np.column_stack([one, w1]))  # Aι, AWι
+        cols["c"][r], cols["d"][r] = u @ one / N, u @ w1 / N
+        cols["dc"][r], cols["dd"][r] = u @ (Wd @ v[:, 0]) / N, u @ (Wd @ v[:, 1]) / N
+    out.update({k: v for k, v in cols.items() if derivative or k in ("c", "d")})
     return out
 
 
