@@ -57,6 +57,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import linalg as _la
+from scipy import sparse as _sparse
 from scipy import stats as _st
 
 from fiproxy.estimators.demean import demean
@@ -183,10 +184,22 @@ def bootstrap_pvalue(t: np.ndarray | float, t_boot: np.ndarray, kind: str = "sym
 
 # ---------------------------------------------------------------------------- the aggregated problem
 def _groupsum(codes: np.ndarray, n_groups: int, M: np.ndarray) -> np.ndarray:
-    """Column sums of M (n, k) within groups: (n_groups, k)."""
-    if M.ndim == 1:
-        return np.bincount(codes, weights=M, minlength=n_groups)
-    return np.column_stack([np.bincount(codes, weights=M[:, j], minlength=n_groups) for j in range(M.shape[1])])
+    """Column sums of M (n, k) within groups 0..n_groups-1: (n_groups, k).
+
+    Rows sorted by group (panels usually are) use one contiguous ``reduceat``
+    pass; otherwise a sparse indicator product.
+    """
+    M2 = M[:, None] if M.ndim == 1 else M
+    if np.all(codes[1:] >= codes[:-1]):
+        starts = np.searchsorted(codes, np.arange(n_groups))
+        out = np.zeros((n_groups, M2.shape[1]))
+        present = np.bincount(codes, minlength=n_groups) > 0
+        out[present] = np.add.reduceat(M2, starts[present], axis=0)
+    else:
+        ind = _sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))),
+                                 shape=(n_groups, len(codes)))
+        out = np.asarray(ind @ M2)
+    return out[:, 0] if M.ndim == 1 else out
 
 
 def _labels(labels: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +304,9 @@ class WildClusterProblem:
         # Cell sums (h ∩ g) of z_i·û_i and z_i·a_i carry all the data the bootstrap needs:
         # C0[h,g] = Σ a_i û_i, C1[h,g] = Σ a_i²/RAR, P_h = Σ_{i∈h} a_i z_i', S0_g = Z_g'û_g,
         # q_g = Z_g'Z_g d with d = AR'/RAR (restricted residuals: ũ = û - s·Z d).
-        ZUA = np.hstack([Z * uhat[:, None], Z * a[:, None]])
+        ZUA = np.empty((n, 2 * k))
+        np.multiply(Z, uhat[:, None], out=ZUA[:, :k])
+        np.multiply(Z, a[:, None], out=ZUA[:, k:])
         boot_sums = None
         cell_sums = []
         for h, H, _w in self.terms:
@@ -627,7 +642,13 @@ def problem_from_result(result: Any, param: Any, r: float = 0.0, *, cluster: Any
     bname = cols[int(np.argmin([G for _, G in coded]))] if bootcluster is None else bootcluster
     if bname not in frame.columns:
         check_columns(frame, [bname])
-    boot, blabels = _labels(frame[bname].to_numpy(), bname)
+    if bname in cols:  # codes already made (sorted labels): recover the labels in one pass
+        boot, G = coded[cols.index(bname)]
+        values = frame[bname].to_numpy()
+        blabels = np.empty(G, dtype=values.dtype)
+        blabels[boot] = values
+    else:
+        boot, blabels = _labels(frame[bname].to_numpy(), bname)
     w = None if design.weights is None else np.asarray(design.weights, dtype=float)
     X = np.asarray(design.X, dtype=float)
     fe_codes = getattr(design, "fe_codes", None)
@@ -636,7 +657,7 @@ def problem_from_result(result: Any, param: Any, r: float = 0.0, *, cluster: Any
         D = _nonnested_dummies(fe_codes, list(getattr(design, "fe_names", range(fe_codes.shape[1]))), boot, w)
     else:
         D = np.empty((X.shape[0], 0))
-    Z = np.hstack([X, D])
+    Z = np.hstack([X, D]) if D.shape[1] else X
     y = np.asarray(design.y, dtype=float)
     if w is not None:
         sw = np.sqrt(w)
