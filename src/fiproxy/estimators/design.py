@@ -50,6 +50,7 @@ class ModelFrame:
     n_missing: int = 0
     singletons: dict = field(default_factory=dict)
     n_singletons: int = 0
+    term_index: list = field(default_factory=list)  # position in ``terms`` of each column (-1: intercept)
 
 
 @dataclass
@@ -309,9 +310,11 @@ def build_model_frame(
     if parsed.intercept:
         blocks.append(np.ones((len(idx), 1)))
         names.append("Intercept")
+    term_index = [-1] * len(names)
     sub_sources = {f: (s if all_rows else s[idx]) for f, s in sources.items()}
-    for t in terms:
+    for pos_t, t in enumerate(terms):
         b, nm = _term_block(frame, t, sub_sources)
+        term_index.extend([pos_t] * len(nm))
         blocks.append(b)
         names.extend(nm)
     if len(set(names)) != len(names):
@@ -322,7 +325,8 @@ def build_model_frame(
     w = None if w_all is None else (w_all if all_rows else w_all[idx])
     return ModelFrame(y=y, X=X, coefnames=names, depvar=parsed.depvar.label, weights=w,
                       fe_codes=fe_codes, fe_names=parsed.fe_names, frame=frame,
-                      n_missing=n_missing, singletons=singletons, n_singletons=n_single)
+                      n_missing=n_missing, singletons=singletons, n_singletons=n_single,
+                      term_index=term_index)
 
 
 def collinear_columns(X: np.ndarray, weights: np.ndarray | None, reference_ss: np.ndarray,

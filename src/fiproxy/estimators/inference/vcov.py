@@ -247,7 +247,8 @@ def compute_vcov(request: Any, inp: VcovInputs) -> VcovOutcome:
     if req.kind in ("HC1", "HC2", "HC3"):
         s = inp.scores
         if req.kind == "HC1":
-            V = n / (n - K_full) * _sandwich(inp.bread, s.T @ s)
+            info["factor"] = n / (n - K_full)
+            V = info["factor"] * _sandwich(inp.bread, s.T @ s)
         else:
             h = _leverage(inp)
             if np.any(h >= 1 - 1e-12):
@@ -268,6 +269,7 @@ def compute_vcov(request: Any, inp: VcovInputs) -> VcovOutcome:
         return _crv3(req, inp, codes[0], n, K, info)
     Gmin = min(Gs)
     adj = Gmin / (Gmin - 1) * (n - 1) / (n - K)
+    info["factor"] = adj
     V = np.zeros((k, k))
     for r in range(1, len(codes) + 1):
         for subset in itertools.combinations(range(len(codes)), r):
@@ -328,6 +330,7 @@ def _driscoll_kraay(req: VcovRequest, inp: VcovInputs, K: int, info: dict) -> Vc
         G = S[lag:].T @ S[:-lag]
         meat += (1 - lag / (L + 1)) * (G + G.T)
     n = inp.n
-    V = T / (T - 1) * (n - 1) / (n - K) * _sandwich(inp.bread, meat)
+    info["factor"] = T / (T - 1) * (n - 1) / (n - K)
+    V = info["factor"] * _sandwich(inp.bread, meat)
     info.update(bandwidth=L, n_periods=T)
     return VcovOutcome(V, float(T - 1), f"Driscoll-Kraay (bandwidth {L}, T={T})", info)
