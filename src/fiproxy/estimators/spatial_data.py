@@ -22,7 +22,7 @@ from fiproxy.estimators.demean import demean, factorize_fe
 from fiproxy.estimators.spatial_weights import SpatialWeights, as_weights
 
 __all__ = [
-    "SpatialPanel", "prepare_spatial_panel", "model_arrays", "panel_frame", "balanced_wide",
+    "SpatialPanel", "prepare_spatial_panel", "model_arrays", "period_lag", "panel_frame", "balanced_wide",
     "parse_spatial_formula", "resolve_fe", "UnbalancedPanelError",
 ]
 
@@ -138,6 +138,13 @@ def balanced_wide(frame: pd.DataFrame, cols: list[str], W, *, unit: str, time: s
     return W, wide, units, periods
 
 
+def period_lag(M: np.ndarray, v: np.ndarray, T: int) -> np.ndarray:
+    """``(I_T ⊗ M) v`` for a vector or matrix ``v`` of N·T rows stacked by period."""
+    v = np.asarray(v, dtype=float)
+    N = M.shape[0]
+    return np.einsum("ij,tjk->tik", M, v.reshape(T, N, -1)).reshape(v.shape)
+
+
 @dataclass
 class SpatialPanel:
     """A balanced panel stacked by period, aligned to its weights matrix."""
@@ -161,12 +168,7 @@ class SpatialPanel:
 
     def lag(self, v: np.ndarray) -> np.ndarray:
         """``(I_T ⊗ W) v`` for a stacked vector or matrix of NT rows."""
-        v = np.asarray(v, dtype=float)
-        shp = v.shape
-        blocks = v.reshape(self.T, self.N, -1)
-        Wd = self.W.dense()
-        out = np.einsum("ij,tjk->tik", Wd, blocks)
-        return out.reshape(shp)
+        return period_lag(self.W.dense(), v, self.T)
 
     def fe_codes(self) -> np.ndarray:
         """Integer codes of the fixed effects in the stacked order, shape (NT, m)."""

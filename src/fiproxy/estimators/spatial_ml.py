@@ -33,6 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from fiproxy.estimators.spatial_data import period_lag
 from fiproxy.estimators.spatial_weights import SpatialWeights
 
 __all__ = ["MLFit", "log_det", "fit_lag", "fit_error", "lee_yu_correct", "information_lag", "information_error"]
@@ -90,18 +91,12 @@ def _traces(W: SpatialWeights, rho: float) -> tuple[float, float, float, np.ndar
     return float(np.trace(Wt)), float(np.sum(Wt * Wt.T)), float(np.sum(Wt * Wt)), Wt
 
 
-def _per_period(M: np.ndarray, v: np.ndarray, T: int) -> np.ndarray:
-    """``(I_T ⊗ M) v`` for stacked v of length N·T."""
-    N = M.shape[0]
-    return (v.reshape(T, N) @ M.T).reshape(-1)
-
-
 def information_lag(Z: np.ndarray, coef: np.ndarray, rho: float, sigma2: float, W: SpatialWeights, T: int) -> np.ndarray:
     """Information matrix of (β, ρ, σ²) in the lag model (Elhorst 2014, ch. 3)."""
     N = W.n
     tr1, tr_ww, tr_wtw, Wt = _traces(W, rho)
     zb = Z @ coef
-    wzb = _per_period(Wt, zb, T)
+    wzb = period_lag(Wt, zb, T)
     k = Z.shape[1]
     out = np.zeros((k + 2, k + 2))
     out[:k, :k] = Z.T @ Z / sigma2
