@@ -124,6 +124,18 @@ def test_romano_wolf_full_enumeration_exact():
     assert out["p_rw"].iloc[nxt] == pytest.approx(p2, abs=1e-15)
 
 
+def test_romano_wolf_prepared_problems_same_as_results():
+    df = _panel(seed=3, G=20, T=5, S=3)
+    res = [twfe(f"y{j} ~ x | year", df, vcov={"CRV1": "g"}) for j in range(3)]
+    a = romano_wolf(res, "x", B=999, seed=7)
+    prepared = []
+    for r in res:
+        prob, info = problem_from_result(r, "x")
+        prepared.append((prob, info["boot_labels"]))
+    b = romano_wolf(prepared, "x", B=999, seed=7)
+    np.testing.assert_allclose(a[["t", "p_boot", "p_rw"]].to_numpy(), b[["t", "p_boot", "p_rw"]].to_numpy())
+
+
 def test_romano_wolf_bad_input():
     df = _panel(G=12, T=4, S=2)
     res = [twfe(f"y{j} ~ x", df, vcov={"CRV1": "g"}) for j in range(2)]

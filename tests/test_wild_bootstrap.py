@@ -246,6 +246,23 @@ def test_linear_combination_and_own_cluster_df_match_direct():
     np.testing.assert_allclose(out.t_boot, tb, rtol=1e-8, atol=1e-10)
 
 
+def test_array_interface_wls_matches_direct_refit():
+    rng = np.random.default_rng(17)
+    n, G = 240, 15
+    cl = rng.integers(0, G, n)
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    w = rng.uniform(0.2, 3.0, n)
+    y = X @ [1.0, 0.3, -0.2] + rng.normal(size=G)[cl] + rng.normal(size=n) / np.sqrt(w)
+    R = np.array([0.0, 1.0, 1.0])
+    out = wild_cluster_bootstrap(X, y, cl, R, r=0.1, obs_weights=w, B=300, seed=4, weights="normal",
+                                 return_draws=True, conf_int=False)
+    V, _ = bw.bootstrap_draws("normal", G, 300, seed=4)
+    t, tb = direct_bootstrap(X, y, codes(cl), codes(cl)[:, 0], R, 0.1, V, True, 3, w=w)
+    assert out.t_stat == pytest.approx(t, rel=1e-10)
+    np.testing.assert_allclose(out.t_boot, tb, rtol=1e-9)
+    assert out.cluster == ("cluster1",) and out.n_clusters == G
+
+
 # ---------------------------------------------------------------------------- p-values and intervals
 def test_pvalue_types():
     tb = np.array([-3.0, -1.0, 0.5, 2.0, 2.5])
