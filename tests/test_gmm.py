@@ -302,3 +302,10 @@ def test_non_integer_time_is_an_error():
     df["t"] = df["t"] + 0.5 * (df["i"] % 2)
     with pytest.raises(ValueError, match="integer periods"):
         gmm(df, "y", panel=("i", "t"))
+
+
+def test_non_numeric_column_is_an_error():
+    df = _ar1_panel(20, 5)
+    df["x"] = "a"
+    with pytest.raises(TypeError, match="column 'x' must be numeric"):
+        gmm(df, "y", panel=("i", "t"), exog=["x"])

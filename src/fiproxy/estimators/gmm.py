@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from fiproxy.estimators.gmm_estimate import estimate, independent_columns
 from fiproxy.estimators.gmm_instruments import (
@@ -249,7 +250,7 @@ def gmm(
         complete &= np.isfinite(v)
     raw_missing = observed & ~np.all([np.isfinite(level(v)) for v in {y} | {t.var for t in regs + iv_terms}], axis=0)
     if raw_missing.any():
-        warnings.append(f"{int(raw_missing.sum())} observations have missing values in the model's variables and were dropped (listwise deletion)")
+        warnings.append(f"{int(raw_missing.sum())} observations have missing or infinite values in the model's variables and were dropped (listwise deletion)")
 
     m_tr = transform_matrix(transform, complete)
     rows_tr = np.abs(m_tr).sum(axis=2) > 0
@@ -429,8 +430,7 @@ def gmm(
     slope = [i for i, nm in enumerate(names) if nm != _INTERCEPT]
     bs, vs = b[slope], v_report[np.ix_(slope, slope)]
     wald_stat = float(bs @ np.linalg.lstsq(vs, bs, rcond=None)[0]) if slope else float("nan")
-    from scipy import stats as _st
-    wald = {"stat": wald_stat, "df": len(slope), "p": float(_st.chi2.sf(wald_stat, len(slope)))}
+    wald = {"stat": wald_stat, "df": len(slope), "p": float(chi2.sf(wald_stat, len(slope)))}
 
     per_group = sample[:, n_t:].sum(axis=1) if system else sample.sum(axis=1)
     per_group = per_group[per_group > 0]
