@@ -140,7 +140,7 @@ def test_hansen_double_threshold_published_grid(hansen):
     assert th.loc["Th-1", "threshold"] == pytest.approx(0.0157, abs=1e-4)
     assert th.loc["Th-21", "threshold"] == pytest.approx(0.0157, abs=1e-4)
     assert th.loc["Th-22", "threshold"] == pytest.approx(0.5362, abs=1e-4)
-    assert r.nobs == 565 * 13
+    assert r.nobs == 7910 and r.stats["rows_after_transform"] == 565 * 13
     # the same grid with the within transformation misses it (0.5407), as does the exhaustive grid
     r2 = fiproxy.threshold(hansen, HANSEN_FORMULA, q=Q, regime=Z, n_thresholds=2, grid=400, bootstrap=0)
     assert abs(r2.extra["thresholds"].loc["Th-22", "threshold"] - 0.5362) > 1e-3

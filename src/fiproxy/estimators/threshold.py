@@ -228,7 +228,7 @@ def threshold(
     problem = ThresholdProblem(unit=unit, kept=kept, q=qv, z=z,
                                Xt=panel_transform(X, unit, kept) if X.shape[1] else X,
                                Zt=panel_transform(z, unit, kept), grid=cand,
-                               m=tuple(min_regime_size(t, nobs) for t in trims), df=nrows - n_units)
+                               m=tuple(min_regime_size(t, nobs) for t in trims), df=nobs - n_units)
     _check_within_variation(problem, spec.exog, regime)
     yt = problem.transform(y)
 
@@ -255,7 +255,7 @@ def threshold(
 
     def vcov_fn(v):
         V, df_t, label = slope_vcov(v, Xfull[used], resid[used], bread, unit[used],
-                                    {k: c[used] for k, c in clusters.items()})
+                                    {k: c[used] for k, c in clusters.items()}, nobs)
         return pd.DataFrame(V, index=names, columns=names), df_t, label
 
     V, df_t, label = vcov_fn(vcov)
@@ -265,6 +265,7 @@ def threshold(
         "rss": ssr,
         "ssr_linear": fit.ssr0,
         "n_units": n_units,
+        "rows_after_transform": nrows,
         "balanced": balanced,
         "n_candidates": len(cand),
         "lr_crit": lr_critical_value(level),
@@ -280,7 +281,7 @@ def threshold(
     tests.index = [_TEST_NAMES[i - 1] for i in tests.index]
     return Result(
         params=pd.Series(beta, index=names, name="estimate"),
-        vcov=V, nobs=nrows, model="threshold",
+        vcov=V, nobs=nobs, model="threshold",
         spec={"formula": formula, "outcome": spec.outcome, "fe": spec.unit, "q": q, "regime": regime,
               "exog": list(spec.exog), "n_thresholds": n_thresholds, "trim": trims, "grid": grid,
               "bootstrap": reps, "bootstrap_scheme": bootstrap_scheme, "level": level, "vcov": vcov,

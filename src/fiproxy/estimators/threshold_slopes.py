@@ -11,7 +11,9 @@ covariance options follow fixest / Stata ``xtreg, fe`` conventions:
   K' = K + 1 when the unit effects are nested in the clusters (fixest's rule; Stata
   counts the constant of ``xtreg, fe``) and K' = K + G otherwise.
 
-With Hansen's stacking (one period deleted per unit) N counts the rows kept.
+N is the number of observations before the transformation; with Hansen's
+stacking (one period deleted per unit) the N - G rows kept already carry the
+N - G residual degrees of freedom.
 """
 
 from __future__ import annotations
@@ -55,13 +57,15 @@ def fit_slopes(Xt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 def slope_vcov(vcov, Xt: np.ndarray, resid: np.ndarray, bread: np.ndarray, unit: np.ndarray,
-               clusters: dict[str, np.ndarray]) -> tuple[np.ndarray, float | None, str]:
+               clusters: dict[str, np.ndarray], nobs: int) -> tuple[np.ndarray, float | None, str]:
     """Covariance of the slopes, degrees of freedom of the t reference, and a label.
 
     ``unit`` holds the unit codes of the rows; ``clusters`` maps cluster column
-    names to integer codes (the first entry is the unit id).
+    names to integer codes (the first entry is the unit id); ``nobs`` is the number
+    of observations before the transformation (N), so that N - G is the residual
+    degrees of freedom of the within estimator and of Hansen's stacking alike.
     """
-    nobs, n_units = len(unit), int(unit.max()) + 1
+    n_units = int(unit.max()) + 1
     k = Xt.shape[1]
     ssr = float(resid @ resid)
     if vcov == "iid":
