@@ -218,7 +218,7 @@ def resolve_province(name_or_code) -> int:
     if isinstance(name_or_code, (int, np.integer)):
         code = _code_from_number(int(name_or_code))
         if code is None:
-            raise UnknownProvinceError(f"{name_or_code!r} is not a GB/T 2260 province code (11 … 65 or a 6-digit adcode)")
+            raise UnknownProvinceError(f"{int(name_or_code)} is not a GB/T 2260 province code (11 … 65 or a 6-digit adcode)")
         return code
     if isinstance(name_or_code, (float, np.floating)):
         if not math.isfinite(name_or_code) or name_or_code != int(name_or_code):

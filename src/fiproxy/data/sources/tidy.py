@@ -36,7 +36,8 @@ def _read_frame(path: Path, encoding: str | None, sheet) -> tuple[pd.DataFrame, 
         return pd.DataFrame(grid[1:], columns=header).replace("", np.nan), f"sheet {sheet!r}"
     text, enc = read_text(path, encoding)
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        # blank lines are kept (and skipped below) so that row numbers stay file lines
+        frame = pd.read_csv(io.StringIO(text), skip_blank_lines=False)
     except pd.errors.ParserError as exc:
         raise SourceFormatError(path, f"not a rectangular CSV table: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
