@@ -200,8 +200,9 @@ def nested_fe_count(fe_codes: np.ndarray, cluster_code_list: list[np.ndarray]) -
         f = fe_codes[:, j]
         G_f = int(f.max()) + 1
         for c in cluster_code_list:
-            pairs = np.unique(f * (int(c.max()) + 1) + c)
-            if len(pairs) == G_f:
+            first = np.empty(G_f, dtype=c.dtype)
+            first[f] = c  # one cluster code per FE level; nested iff it is the only one
+            if np.array_equal(first[f], c):
                 levels += G_f
                 count += 1
                 break
