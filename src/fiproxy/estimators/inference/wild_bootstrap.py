@@ -498,10 +498,15 @@ def wild_cluster_bootstrap(
         X = X[:, None]
     y = np.asarray(y, dtype=float).ravel()
     n = X.shape[0]
-    cl = np.asarray(cluster, dtype=object).reshape(n, -1) if not isinstance(cluster, pd.DataFrame) \
-        else cluster.to_numpy(dtype=object)
-    names = list(cluster_names) if cluster_names is not None else [f"cluster{j + 1}" for j in range(cl.shape[1])]
-    codes = np.column_stack([_codes(cl[:, j], names[j])[0] for j in range(cl.shape[1])])
+    if isinstance(cluster, pd.DataFrame):
+        cols = [cluster[c].to_numpy() for c in cluster.columns]
+    else:
+        arr = np.asarray(cluster)
+        cols = [arr] if arr.ndim == 1 else [arr[:, j] for j in range(arr.shape[1])]
+    if any(len(c) != n for c in cols):
+        raise ValueError(f"cluster ids must have one row per observation ({n})")
+    names = list(cluster_names) if cluster_names is not None else [f"cluster{j + 1}" for j in range(len(cols))]
+    codes = np.column_stack([_codes(c, names[j])[0] for j, c in enumerate(cols)])
     if bootcluster is None:
         sizes = [int(codes[:, j].max()) + 1 for j in range(codes.shape[1])]
         jb = int(np.argmin(sizes))
