@@ -350,3 +350,16 @@ def test_lr_profile_plot(tmp_path):
     assert fig.axes[0].lines[1].get_ydata()[0] == pytest.approx(lr_critical_value(0.95))
     with pytest.raises(ValueError, match="unknown profile"):
         lr_profile_plot(r, which=["Th-3"])
+
+
+def test_no_regime_independent_regressors_and_two_regime_regressors():
+    """'y ~ 1 | id' and two regime-dependent regressors: slopes equal pyfixest at the estimate."""
+    df = simulated_panel(seed=12, effect=1.0).assign(z2=lambda d: np.sin(d.x) + d.q)
+    r = fiproxy.threshold(df, "y ~ 1 | id", q="q", regime=["z", "z2"], bootstrap=9, seed=3, n_jobs=-1)
+    g = r.stats["thresholds"][0]
+    assert g == pytest.approx(0.5, abs=0.05)
+    d = df.assign(a=df.z * (df.q <= g), b=df.z2 * (df.q <= g), c=df.z * (df.q > g), e=df.z2 * (df.q > g))
+    m = pf.feols("y ~ a + b + c + e | id", data=d, vcov={"CRV1": "id"})
+    np.testing.assert_allclose(r.params.to_numpy(), m.coef().to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(r.se.to_numpy(), m.se().to_numpy(), rtol=1e-8)
+    assert r.params.index.tolist()[:2] == [f"z[q<={g:.6g}]", f"z2[q<={g:.6g}]"]
