@@ -38,16 +38,19 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds a notebook cell may run (default 900)")
     p.add_argument("--no-cache", action="store_true", help="execute every notebook even when cached results exist")
     p.add_argument("--runs-dir", type=Path, default=REPO_DIR / "runs", help="where run directories go (default runs/)")
+    p.add_argument("--pipeline", type=Path, default=None, metavar="FILE",
+                   help="stage file (default analyses/pipeline.yaml; notebooks are read from ../notebooks beside it)")
 
 
 def _run(args) -> tuple[int, object]:
     from fiproxy.pipeline.params import ParameterError
-    from fiproxy.pipeline.pipeline import DEFAULT_SEED, run_pipeline
+    from fiproxy.pipeline.pipeline import DEFAULT_SEED, PIPELINE_FILE, run_pipeline
 
     try:
         summary = run_pipeline(data_dir=args.data, seed=DEFAULT_SEED if args.seed is None else args.seed,
                                overrides=dict(args.param), only=args.only, runs_dir=args.runs_dir, jobs=args.jobs,
-                               timeout=args.timeout, use_cache=not args.no_cache)
+                               timeout=args.timeout, use_cache=not args.no_cache,
+                               pipeline_file=args.pipeline or PIPELINE_FILE)
     except (ParameterError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2, None

@@ -70,7 +70,8 @@ def coef_table(out: Outputs, name: str, results: Mapping[str, Result], params: l
                 c += ["", ""]
                 k += [None, None]
         fe = res.spec.get("fe") or []
-        c += [f"{res.nobs:d}", _fmt(res.stats.get("r2_within")), ", ".join(fe) if fe else "—", res.vcov_type or "—"]
+        fe = fe if isinstance(fe, str) else ", ".join(fe)
+        c += [f"{res.nobs:d}", _fmt(res.stats.get("r2_within")), fe or "—", res.vcov_type or "—"]
         k += [None] * 4
         cols[model], keys[model] = c, k
     index += ["Observations", "R² (within)", "Fixed effects", "Std. errors"]
