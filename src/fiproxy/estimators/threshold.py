@@ -18,7 +18,6 @@ numbers): docs/threshold.md.
 from __future__ import annotations
 
 import difflib
-import warnings as _warnings
 from dataclasses import dataclass
 
 import numpy as np
