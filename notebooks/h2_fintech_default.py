@@ -19,7 +19,6 @@ boot_draws = 0  # wild cluster bootstrap draws; 0 means the B of the spec
 threshold_draws = 0  # threshold bootstrap replications; 0 means the B of the spec
 
 # %%
-import fiproxy
 from fiproxy.pipeline.panel import load_panel
 from fiproxy.pipeline.record import Outputs
 from fiproxy.pipeline.specs import load_spec

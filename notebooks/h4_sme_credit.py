@@ -18,7 +18,7 @@ spec = "h4_sme_credit"  # analysis spec in analyses/
 boot_draws = 0  # wild cluster bootstrap draws; 0 means the B of the spec
 
 # %%
-import fiproxy
+from fiproxy.pipeline.estimate import fit_model
 from fiproxy.pipeline.panel import load_panel
 from fiproxy.pipeline.record import Outputs
 from fiproxy.pipeline.specs import load_spec
@@ -39,9 +39,7 @@ print(next(iter(fits.values())).summary())
 # %%
 g = next((m for m in S["models"] if m["estimator"] == "gmm"), None)
 if g is not None:
-    d = panel.data.dropna(subset=[S["outcome"], x])
-    gm = fiproxy.gmm(d, S["outcome"], panel=("prov_code", "year"), lags=g.get("lags", 1), predetermined=[x],
-                     system=g.get("system", False), collapse=g.get("collapse", True), steps=g.get("steps", 2))
+    gm = fit_model(S, g, panel.data)
     print(gm.summary())
     lag = [p for p in gm.params.index if p.startswith("l(")][0]
     coef_table(out, "h4_gmm", {"GMM": gm}, [lag, x],

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 import fiproxy
+from fiproxy.pipeline.estimate import fit_model
 from fiproxy.pipeline.panel import load_panel
 from fiproxy.pipeline.record import Outputs
 from fiproxy.pipeline.specs import load_spec
@@ -42,9 +43,7 @@ if not available:
 # %%
 if available:
     th = panel.truth.get("effects", {}).get("POLICY", {}) if panel.simulated else {}
-    control = {"never_treated": "nevertreated", "not_yet_treated": "notyettreated"}[m.get("control_group", "never_treated")]
-    cs = fiproxy.did(panel.data, y, "prov_code", "year", cohort, method="cs", aggregate="event", control=control,
-                     est_method=m.get("method", "dr"), biters=boot_draws or m.get("B", 999), seed=seed)
+    cs = fit_model(S, m, panel.data, seed=seed, draws=boot_draws)
     sa = fiproxy.did(panel.data, y, "prov_code", "year", cohort, method="sunab", aggregate="event")
     tw = fiproxy.did(panel.data, y, "prov_code", "year", cohort, method="twfe", window=(-4, 4))
     simple = cs.extra["aggregations"]["simple"]

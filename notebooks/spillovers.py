@@ -22,9 +22,9 @@ effect_draws = 1000  # parametric draws for the effect standard errors
 # %%
 import pandas as pd
 
-import fiproxy
 from fiproxy.estimators.spatial_tests import lm_tests, morans_i
 from fiproxy.estimators.spatial_weights import SpatialWeights
+from fiproxy.pipeline.estimate import balanced_rows, fit_model
 from fiproxy.pipeline.panel import load_panel
 from fiproxy.pipeline.record import Outputs
 from fiproxy.pipeline.specs import load_spec
@@ -37,8 +37,7 @@ out = Outputs(output_dir, spec, S["title"], order=70, spec=S, panel=panel)
 x, y = S["treatment"], S["outcome"]
 out.text(S["question"])
 th = panel.truth.get("effects", {}).get("H5", {}) if panel.simulated else {}
-data = panel.data.dropna(subset=[y, x, *S.get("controls", [])])
-data = data[data.groupby("prov_code")["year"].transform("size") == data["year"].nunique()]  # balanced panel
+data = balanced_rows(panel.data, [y, x, *S.get("controls", [])])  # spatial ML needs a balanced panel
 
 # %%
 models = [m for m in S["models"] if m["estimator"] == "spatial"]
@@ -62,11 +61,7 @@ out.text(
 )
 
 # %%
-fits = {}
-for m in models:
-    fe = {"twoways": "twoway", "individual": "individual", "time": "time"}[m.get("effects", "twoways")]
-    fits[m["model"].upper()] = fiproxy.spatial_panel(data, f"{y} ~ {rhs}", W, model=m["model"], fe=fe,
-                                                     draws=effect_draws, seed=seed)
+fits = {m["model"].upper(): fit_model(S, m, data, seed=seed, draws=effect_draws) for m in models}
 truth = {x: th["beta"], f"W*{x}": th["theta"], "rho": th["rho"]} if th else None
 params = [x, f"W*{x}", "rho"]
 coef_table(out, "spillovers_models", fits, params, caption="Spatial panel models, two-way fixed effects, ML with Lee–Yu "

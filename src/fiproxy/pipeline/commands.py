@@ -1,4 +1,4 @@
-"""Command-line commands of the pipeline: ``run``, ``paper``, ``trace``, ``verify``.
+"""Command-line commands of the pipeline: ``run``, ``paper``, ``estimate``, ``trace``, ``verify``.
 
 Exit codes: 0 success; 1 a notebook failed, a key was not found or a verified
 number differs; 2 invalid arguments or parameters (nothing was executed);
@@ -133,6 +133,38 @@ def cmd_verify(args) -> int:
     return 0 if rep["status"] == "complete" and not rep["differences"] else 1
 
 
+def cmd_estimate(args) -> int:
+    from fiproxy.pipeline.estimate import ESTIMATORS, fit_model
+    from fiproxy.pipeline.panel import load_panel
+    from fiproxy.pipeline.pipeline import DEFAULT_SEED
+    from fiproxy.pipeline.specs import SpecError, load_spec
+
+    try:
+        S = load_spec(args.spec)
+    except SpecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    models = [m for m in S["models"] if args.model is None or m["id"] in args.model]
+    if args.model and len(models) != len(args.model):
+        print(f"error: unknown model(s) {sorted(set(args.model) - {m['id'] for m in models})}; "
+              f"spec {S['id']} has {[m['id'] for m in S['models']]}", file=sys.stderr)
+        return 2
+    seed = DEFAULT_SEED if args.seed is None else args.seed
+    panel = load_panel(args.data, seed)
+    print(f"{S['title']}\n{panel.label}\n")
+    code = 0
+    for m in models:
+        if m["estimator"] not in ESTIMATORS:
+            print(f"[{m['id']}] {m['estimator']}: not available from the command line; run the notebook", file=sys.stderr)
+            code = 1
+            continue
+        print(f"[{m['id']}] {m['estimator']} ({m.get('label', '')})", flush=True)
+        res = fit_model(S, m, panel.data, seed=seed, draws=args.draws)
+        print(res.summary() if hasattr(res, "summary") else res.to_frame().to_string())
+        print()
+    return code
+
+
 def add_commands(sub) -> None:
     """Register run / paper / trace / verify on an argparse sub-parser collection."""
     p = sub.add_parser("run", help="execute the analysis notebooks into runs/<run_id>/")
@@ -141,6 +173,13 @@ def add_commands(sub) -> None:
     p = sub.add_parser("paper", help="run the pipeline and write the paper draft (PDF + HTML)")
     _run_options(p)
     p.set_defaults(func=cmd_paper)
+    p = sub.add_parser("estimate", help="fit the models of one analysis spec and print them")
+    p.add_argument("spec", help="spec name in analyses/ (e.g. h1_cost_access) or a path to a spec file")
+    p.add_argument("--model", action="append", default=None, metavar="ID", help="only this model id (repeatable)")
+    p.add_argument("--data", default="", metavar="DIR", help="folder of real source files (default: SIMULATED panel)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--draws", type=int, default=0, help="bootstrap draws (default: the spec's)")
+    p.set_defaults(func=cmd_estimate)
     p = sub.add_parser("trace", help="show where a number in the paper came from")
     p.add_argument("key", help="trace key of the number (shown in the HTML tooltips and under each PDF table)")
     p.add_argument("--run", default=None, help="run id (default: the latest run that has the key)")

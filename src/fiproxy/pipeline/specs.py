@@ -39,7 +39,7 @@ _MODEL_OPTIONS = {
                   "B": {"type": "integer", "minimum": 0}, "grid": {"type": ["integer", "string"]},
                   "trim": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5}},
     "gmm": {"lags": {"type": "integer", "minimum": 1}, "system": {"type": "boolean"}, "collapse": {"type": "boolean"},
-            "steps": {"enum": [1, 2]}},
+            "steps": {"enum": [1, 2]}, "max_lags": {"type": "integer", "minimum": 1}},
     "spatial": {"model": {"enum": ["sar", "sem", "sdm"]}, "weights": {"enum": ["queen", "inverse_distance", "knn", "economic"]},
                 "effects": {"enum": ["individual", "time", "twoways"]}},
     "did": {"cohort": {"type": "string"}, "control_group": {"enum": ["never_treated", "not_yet_treated"]},

@@ -8,21 +8,10 @@ from typing import Mapping
 import pandas as pd
 
 from fiproxy.estimators.result import Result
+from fiproxy.pipeline.estimate import fit_model
 from fiproxy.pipeline.record import Outputs
 
-__all__ = ["model_formula", "stars", "coef_table", "register_result"]
-
-
-def model_formula(spec: dict, model: dict | None = None, *, fe: bool = True) -> str:
-    """fixest-style formula of a spec's model: outcome ~ treatment [+ treatment²] + controls | FE."""
-    model = model or {}
-    y = model.get("outcome", spec["outcome"])
-    x = model.get("treatment", spec["treatment"])
-    controls = model.get("controls", spec.get("controls", []))
-    rhs = [x] + ([f"{x}:{x}"] if model.get("quadratic") else []) + list(controls)
-    f = f"{y} ~ {' + '.join(rhs)}"
-    fes = spec.get("fixed_effects", [])
-    return f + (f" | {' + '.join(fes)}" if fe and fes else "")
+__all__ = ["stars", "coef_table", "register_result", "twfe_section", "threshold_section"]
 
 
 def stars(p: float) -> str:
@@ -104,12 +93,10 @@ def twfe_section(out: Outputs, S: dict, data: pd.DataFrame, *, truth: Mapping[st
     ``boot_draws`` overrides the spec's bootstrap draws ``B`` when positive.
     Returns ``(fits, wild)``: the fitted Results by label and the bootstrap test (or None).
     """
-    import fiproxy
     from fiproxy.report import figures
 
     sid, x = S["id"], S["treatment"]
-    fits = {m.get("label", m["id"]): fiproxy.twfe(model_formula(S, m), data, vcov=S.get("vcov", "iid"))
-            for m in S["models"] if m["estimator"] == "twfe"}
+    fits = {m.get("label", m["id"]): fit_model(S, m, data) for m in S["models"] if m["estimator"] == "twfe"}
     params = [x] + [f"{x}:{x}"] * any(m.get("quadratic") for m in S["models"]) + list(S.get("controls", []))
     coef_table(out, f"{sid}_twfe", fits, params, caption=f"{S['title']}: two-way fixed-effects estimates.",
                truth=truth)
@@ -118,8 +105,7 @@ def twfe_section(out: Outputs, S: dict, data: pd.DataFrame, *, truth: Mapping[st
     wild = None
     wm = next((m for m in S["models"] if m["estimator"] == "wild_bootstrap"), None)
     if wm is not None:
-        wild = fiproxy.wild_bootstrap(base, wm.get("param", x), B=boot_draws or wm.get("B", 9999),
-                                      weights=wm.get("weights", "webb"), seed=seed)
+        wild = fit_model(S, wm, data, seed=seed, draws=boot_draws, base=base)
         k = f"{sid}.wild"
         out.number(f"{k}.p", wild.pvalue, fmt="{:.3f}", label="wild cluster bootstrap p-value (restricted)")
         out.number(f"{k}.ci_lower", wild.conf_int[0])
@@ -142,12 +128,6 @@ def twfe_section(out: Outputs, S: dict, data: pd.DataFrame, *, truth: Mapping[st
     return fits, wild
 
 
-def year_dummies(data: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Data with year dummies (first year omitted) for estimators whose formulas take plain columns."""
-    d = pd.get_dummies(data["year"], prefix="yr", drop_first=True).astype(float)
-    return pd.concat([data, d], axis=1), list(d.columns)
-
-
 def threshold_section(out: Outputs, S: dict, data: pd.DataFrame, *, draws: int = 0, seed: int = 0,
                       truth: Mapping[str, float] | None = None) -> Result:
     """Hansen (1999) threshold model of the spec's ``threshold`` model: thresholds with LR
@@ -156,19 +136,11 @@ def threshold_section(out: Outputs, S: dict, data: pd.DataFrame, *, draws: int =
 
     ``truth`` may hold ``gamma`` and regime slopes keyed like the result's parameters.
     """
-    import fiproxy
     from fiproxy.report.threshold_plot import lr_profile_plot
 
     m = next(m for m in S["models"] if m["estimator"] == "threshold")
     sid = S["id"]
-    controls = list(S.get("controls", []))
-    d, years = year_dummies(data) if "year" in S.get("fixed_effects", []) else (data, [])
-    rhs = " + ".join(controls + years) or "1"
-    res = fiproxy.threshold(d.dropna(subset=[S["outcome"], m["threshold_var"], *m["regime"], *controls]),
-                            f"{S['outcome']} ~ {rhs} | prov_code", q=m["threshold_var"], regime=m["regime"],
-                            n_thresholds=m.get("n_thresholds", 1), trim=m.get("trim", 0.05),
-                            grid=m.get("grid", "all"), bootstrap=draws or m.get("B", 300), seed=seed, time="year",
-                            vcov={"CRV1": "prov_code"})
+    res = fit_model(S, m, data, seed=seed, draws=draws)
     th = res.extra["thresholds"]
     tests = res.extra["tests"]
     rows, keys = [], []
