@@ -365,8 +365,13 @@ def endogeneity_c(des, req, time, test: list[int]) -> float:
 
 # ---------------------------------------------------------------------------- all diagnostics
 def iv_diagnostics(des, fit: dict, req, time, *, level: float = 0.95, grid=None, endog_test=None) -> dict:
-    """Every diagnostic of :func:`fiproxy.iv` as a ``stats`` dict plus first-stage Results."""
+    """Every diagnostic of :func:`fiproxy.iv` as a ``stats`` dict plus first-stage Results.
+
+    A CRV3 request uses CRV1 for the auxiliary regressions (first stages, AR, J).
+    """
     warn: list[str] = []
+    if req.kind == "CRV3":
+        req = replace(req, kind="CRV1")
     firsts, fs = first_stages(des, req, time)
     stats: dict = {"first_stage": fs}
     ident, Z1p = identification(des, req, time)
