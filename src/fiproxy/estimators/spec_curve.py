@@ -243,6 +243,10 @@ def _fit_rows(g: GroupData, task: GroupTask, fit: Fit, time: str | None, cache: 
         except VcovError as exc:
             rows.append({"vcov_request": v, "error": f"{type(exc).__name__}: {exc}"})
             continue
+        if not out.V[j, j] >= 0:
+            rows.append({"vcov_request": v, "error": f"VcovError: negative variance of {fit.treatment!r} "
+                         f"({out.label}); use {{'fix_psd': True}} for multiway clustering"})
+            continue
         se = float(np.sqrt(out.V[j, j]))
         rows.append({"vcov_request": v, "estimate": float(beta[j]), "se": se, "df_t": out.df_t,
                      "vcov_type": out.label, "nobs": d.nobs, "collinear": ", ".join(d.collinear)})
@@ -400,6 +404,10 @@ def _canonical(outcome: str, treatment: str, controls: tuple[str, ...]) -> tuple
     rhs = " + ".join((treatment,) + controls)
     parsed = parse_formula(f"{outcome} ~ {rhs}")
     labels = [t.label for t in parsed.terms]
+    cat = [t.label for t in parsed.terms if any(f.categorical for f in t.factors)]
+    if cat:
+        raise DesignError(f"spec_curve takes numeric terms only (one column each); categorical term(s) {cat} "
+                          "belong in fixed_effects")
     if len(labels) != 1 + len(controls):
         raise FormulaError(f"treatment {treatment!r} and controls {list(controls)} must be single terms "
                            "(write interactions as a:b)")
