@@ -25,6 +25,7 @@ _API = {
     "gmm": "fiproxy.estimators.gmm",
     "spatial_panel": "fiproxy.estimators.spatial",
     "did": "fiproxy.estimators.did",
+    "spec_curve": "fiproxy.estimators.spec_curve",
 }
 
 __all__ = sorted(_API) + ["__version__"]
