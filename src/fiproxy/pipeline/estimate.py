@@ -9,7 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["fit_model", "model_formula", "year_dummies", "balanced_rows", "ESTIMATORS"]
+__all__ = ["fit_model", "model_formula", "year_dummies", "balanced_rows", "ESTIMATORS", "SAMPLES"]
+
+# Named samples a spec may use (pandas query strings on the province panel).
+SAMPLES = {
+    "all": None,
+    "drop_municipalities": "prov_code not in [11, 12, 31, 50]",  # Beijing, Tianjin, Shanghai, Chongqing
+    "drop_tibet": "prov_code != 54",
+    "post2013": "year >= 2014",
+}
 
 
 def model_formula(spec: dict, model: dict | None = None, *, fe: bool = True) -> str:
@@ -92,8 +100,41 @@ def _did(S, m, data, *, seed=0, draws=0, **_):
                        control=control, est_method=m.get("method", "dr"), biters=draws or m.get("B", 999), seed=seed)
 
 
-ESTIMATORS = {"twfe": _twfe, "wild_bootstrap": _wild, "threshold": _threshold, "gmm": _gmm, "spatial": _spatial,
-              "did": _did}
+def _iv(S, m, data, **_):
+    import fiproxy
+
+    endog = m.get("endogenous", [S["treatment"]])
+    exog = [v for v in [m.get("treatment", S["treatment"]), *m.get("controls", S.get("controls", []))] if v not in endog]
+    fe = " + ".join(S.get("fixed_effects", [])) or "0"
+    f = (f"{m.get('outcome', S['outcome'])} ~ {' + '.join(exog) or '1'} | {fe} | "
+         f"{' + '.join(endog)} ~ {' + '.join(m['instruments'])}")
+    return fiproxy.iv(f, data, vcov=S.get("vcov", "iid"), method=m.get("method", "2sls"))
+
+
+def _mediation(S, m, data, *, seed=0, draws=0, **_):
+    import fiproxy
+
+    return fiproxy.mediation(data, x=m.get("treatment", S["treatment"]), mediators=m["mediators"],
+                             y=m.get("outcome", S["outcome"]), controls=m.get("controls", S.get("controls", [])),
+                             fe=S.get("fixed_effects", []), vcov=S.get("vcov", "iid"),
+                             B=draws or m.get("B", 999), seed=seed)
+
+
+def _spec_curve(S, m, data, *, seed=0, draws=0, backend="serial", **_):
+    import fiproxy
+
+    fes = m.get("fixed_effects", [S.get("fixed_effects", [])])
+    return fiproxy.spec_curve(data, outcomes=m.get("outcomes", [S["outcome"]]),
+                              treatments=m.get("treatments", [S["treatment"]]),
+                              controls=m.get("control_sets", [S.get("controls", [])]),
+                              fixed_effects={" + ".join(f) or "none": list(f) for f in fes},
+                              samples={k: SAMPLES[k] for k in m.get("samples", ["all"])},
+                              vcov=m.get("vcovs", [S.get("vcov", "iid")]), B=draws or m.get("B", 0), seed=seed,
+                              boot_cluster="prov_code", backend=backend)
+
+
+ESTIMATORS = {"twfe": _twfe, "wild_bootstrap": _wild, "iv": _iv, "mediation": _mediation, "threshold": _threshold,
+              "gmm": _gmm, "spatial": _spatial, "did": _did, "spec_curve": _spec_curve}
 
 
 def fit_model(S: dict, model: dict | str, data: pd.DataFrame, *, seed: int = 0, draws: int = 0, **kw: Any):

@@ -46,7 +46,8 @@ _MODEL_OPTIONS = {
             "method": {"enum": ["reg", "ipw", "dr"]}, "B": {"type": "integer", "minimum": 99}},
     "spec_curve": {"outcomes": _vars, "treatments": _vars, "control_sets": {"type": "array", "items": _vars},
                    "fixed_effects": {"type": "array", "items": _vars}, "vcovs": {"type": "array", "items": _vcov},
-                   "samples": {"type": "array", "items": {"type": "string"}}},
+                   "samples": {"type": "array", "items": {"enum": ["all", "drop_municipalities", "drop_tibet", "post2013"]}},
+                   "B": {"type": "integer", "minimum": 0}},
 }
 
 SCHEMA = {

@@ -83,3 +83,26 @@ def coef_plot(table: pd.DataFrame, truth: dict[str, float] | None = None, xlabel
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def mediation_diagram(x: str, m: str, y: str, a: str, b: str, direct: str, indirect: str):
+    """X → M → Y path diagram with the estimated paths written on the arrows (labels are preformatted)."""
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4.6)
+    ax.axis("off")
+    boxes = {"x": (1.3, 0.9, x), "m": (5.0, 3.5, m), "y": (8.7, 0.9, y)}
+    for bx, by, label in boxes.values():
+        ax.text(bx, by, label, ha="center", va="center", fontsize=9,
+                bbox=dict(boxstyle="round,pad=0.45", fc="#eef3fb", ec="#34558b"))
+
+    def arrow(p, q, text, dx=0.0, dy=0.0):
+        ax.annotate("", xy=q, xytext=p, arrowprops=dict(arrowstyle="-|>", color="#34558b", lw=1.4,
+                                                          shrinkA=24, shrinkB=24))
+        ax.text((p[0] + q[0]) / 2 + dx, (p[1] + q[1]) / 2 + dy, text, ha="center", va="center", fontsize=8.5)
+
+    arrow(boxes["x"][:2], boxes["m"][:2], f"a = {a}", dx=-0.9, dy=0.2)
+    arrow(boxes["m"][:2], boxes["y"][:2], f"b = {b}", dx=0.9, dy=0.2)
+    arrow(boxes["x"][:2], boxes["y"][:2], f"direct c′ = {direct}", dy=-0.35)
+    ax.text(5.0, 2.0, f"indirect a·b = {indirect}", ha="center", fontsize=9, style="italic")
+    return fig
