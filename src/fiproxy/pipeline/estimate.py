@@ -114,10 +114,10 @@ def _iv(S, m, data, **_):
 def _mediation(S, m, data, *, seed=0, draws=0, **_):
     import fiproxy
 
-    return fiproxy.mediation(data, x=m.get("treatment", S["treatment"]), mediators=m["mediators"],
-                             y=m.get("outcome", S["outcome"]), controls=m.get("controls", S.get("controls", [])),
-                             fe=S.get("fixed_effects", []), vcov=S.get("vcov", "iid"),
-                             B=draws or m.get("B", 999), seed=seed)
+    return fiproxy.mediation(data, m.get("treatment", S["treatment"]), m["mediators"], m.get("outcome", S["outcome"]),
+                             controls=m.get("controls", S.get("controls", [])),
+                             fe=" + ".join(S.get("fixed_effects", [])) or None, vcov=S.get("vcov", "iid"),
+                             bootstrap=m.get("bootstrap", "both"), B=draws or m.get("B", 999), seed=seed)
 
 
 def _spec_curve(S, m, data, *, seed=0, draws=0, backend="serial", **_):
