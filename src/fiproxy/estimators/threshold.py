@@ -135,6 +135,7 @@ def threshold(
     transform: str = "within",
     seed: int | None = None,
     n_jobs: int = 1,
+    backend=None,
 ) -> Result:
     """Hansen (1999) fixed-effects panel threshold model.
 
@@ -163,6 +164,9 @@ def threshold(
         his published second threshold with ``grid=400``).
     seed : seed of the bootstrap (one SeedSequence; per-draw streams, independent of n_jobs).
     n_jobs : parallel workers for the bootstrap (joblib; -1 = all cores).
+    backend : execution back end for the bootstrap instead of ``n_jobs`` (see
+        :func:`fiproxy.parallel.get_backend`: ``"processes"``, ``"dask"``, a Client …; ``n_jobs``
+        is then its number of workers); draws in fixed chunks, identical on every back end.
 
     Returns
     -------
@@ -238,8 +242,15 @@ def threshold(
             f"cannot estimate {n_thresholds} thresholds: {exc}. Threshold variable {q!r} has {n_distinct} "
             f"distinct values and {len(cand)} candidates after trimming; reduce n_thresholds or trim") from exc
 
-    tests, draws, boot_warn = _bootstrap_tests(problem, yt, fit, n_thresholds, reps, seed, n_jobs,
-                                               bootstrap_scheme, unit, kept)
+    if backend is None:
+        tests, draws, boot_warn = _bootstrap_tests(problem, yt, fit, n_thresholds, reps, seed, n_jobs,
+                                                   bootstrap_scheme, unit, kept)
+    else:
+        from fiproxy.parallel import backend_scope
+
+        with backend_scope(backend, None if n_jobs in (None, 0, 1) else n_jobs) as be:
+            tests, draws, boot_warn = _bootstrap_tests(problem, yt, fit, n_thresholds, reps, seed, be,
+                                                       bootstrap_scheme, unit, kept)
     warn += boot_warn
     thr_table, profiles = _threshold_table(problem, fit, n_thresholds, level)
 

@@ -19,7 +19,10 @@ sign (a wild cluster bootstrap by unit, as Wang's xthreg does for unbalanced
 panels).
 
 Every draw has its own seed, spawned from one :class:`numpy.random.SeedSequence`,
-so the draws do not depend on how they are split among ``n_jobs`` workers.
+so the draws do not depend on how they are split among ``n_jobs`` workers. With an
+execution back end (:mod:`fiproxy.parallel`) instead of ``n_jobs`` the draws run in
+chunks of ``BACKEND_CHUNK`` whatever the back end and worker count, so the results are
+bit-identical across back ends.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = ["UnitResampler", "bootstrap_F", "BOOTSTRAP_SCHEMES"]
 
 BOOTSTRAP_SCHEMES = ("residual", "wild")
 _PREFER = "threads"
+BACKEND_CHUNK = 50  # draws per task on an execution back end
 
 
 class UnitResampler:
@@ -100,16 +104,28 @@ def _chunk(problem: ThresholdProblem, yhat: np.ndarray, e: np.ndarray, k: int,
     return out, failed
 
 
+def _chunk_task(shared: tuple, seeds: list) -> tuple[np.ndarray, int]:
+    problem, yhat, e, k, resampler = shared
+    return _chunk(problem, yhat, e, k, seeds, resampler)
+
+
 def bootstrap_F(problem: ThresholdProblem, yhat: np.ndarray, e: np.ndarray, k: int, seeds: list,
-                resampler: UnitResampler, n_jobs: int = 1) -> tuple[np.ndarray, int]:
+                resampler: UnitResampler, n_jobs=1) -> tuple[np.ndarray, int]:
     """Bootstrap draws of F_k (k against k - 1 thresholds), in parallel over ``n_jobs`` workers.
 
     ``yhat``/``e`` are the fitted values and residuals of the (k - 1)-threshold
-    model; ``seeds`` one SeedSequence per draw. Returns (draws, failed draws).
+    model; ``seeds`` one SeedSequence per draw. ``n_jobs`` may also be a
+    :class:`fiproxy.parallel.Backend`. Returns (draws, failed draws).
     """
     B = len(seeds)
     if B == 0:
         return np.empty(0), 0
+    from fiproxy.parallel import Backend
+
+    if isinstance(n_jobs, Backend):
+        chunks = [seeds[a:a + BACKEND_CHUNK] for a in range(0, B, BACKEND_CHUNK)]
+        parts = n_jobs.map(_chunk_task, chunks, shared=(problem, yhat, e, k, resampler))
+        return np.concatenate([p[0] for p in parts]), int(sum(p[1] for p in parts))
     n_workers = 1 if n_jobs in (None, 0, 1) else n_jobs
     if n_workers == 1:
         return _chunk(problem, yhat, e, k, seeds, resampler)
