@@ -60,7 +60,8 @@ def test_joint_covariance_matches_stacked_regression(panel, vcov):
 
 
 def test_wild_draws_equal_explicit_refits(panel):
-    """A wild-bootstrap draw equals refitting twfe on y* = fitted + residual * v_g (all equations)."""
+    """A wild-bootstrap draw equals refitting twfe on y* = fitted + s * residual * v_g (all equations),
+    s = sqrt(G/(G-1) (n-1)/(n-K)), K = slopes + absorbed fixed effects."""
     B, seed = 3, 7
     r = fiproxy.mediation(panel, T, M, Y, bootstrap="wild", B=B, seed=seed, wild_weights="webb")
     draws = r.extra["bootstrap"]["wild"]
@@ -74,7 +75,9 @@ def test_wild_draws_equal_explicit_refits(panel):
                             ("t", f"{Y} ~ {T} | prov_code + year", Y)]:
             base = fiproxy.twfe(f, panel, vcov=cl)
             d = base.extra["design"]
-            ystar = (d.y_raw - d.resid) + d.resid * v
+            n, G = d.nobs, 31
+            s = np.sqrt(G / (G - 1) * (n - 1) / (n - d.k - d.df_fe))
+            ystar = (d.y_raw - d.resid) + s * d.resid * v
             fits[key] = fiproxy.twfe(f.replace(dep, "ystar", 1), panel.assign(ystar=ystar), vcov=cl).params
         assert draws.loc[j, "a"] == pytest.approx(fits["m"][T], rel=1e-9)
         assert draws.loc[j, "b"] == pytest.approx(fits["y"][M], rel=1e-9)

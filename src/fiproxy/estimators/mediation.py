@@ -22,7 +22,10 @@ algebra on a common sample). Inference:
 - wild cluster bootstrap: one set of cluster weights (Rademacher, Webb …,
   :mod:`~fiproxy.estimators.inference.bootstrap_weights`) perturbs the
   residuals of every equation, so the bootstrap keeps their dependence;
-  percentile intervals of the products. The restricted wild cluster bootstrap
+  residuals are inflated by sqrt(G/(G-1) (n-1)/(n-K)), K counting all slopes and
+  fixed effects, so that the bootstrap variance of each path matches a
+  small-sample-corrected cluster-robust variance (within residuals are shrunk by
+  the absorbed fixed effects); percentile intervals of the products. The restricted wild cluster bootstrap
   p-values of the a and b paths (:func:`fiproxy.wild_bootstrap`) give the
   joint-significance test.
 """
@@ -190,7 +193,9 @@ def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> tuple[np.nd
         j = list(d.coefnames).index(coef)
         ws = d.resid if d.weights is None else d.weights * d.resid
         h = r.extra["bread"][j] @ d.X.T  # (n,) row of (X'WX)^{-1}X'
-        C = np.bincount(cl, weights=h * ws, minlength=G)
+        n = d.nobs
+        scale = np.sqrt(G / (G - 1) * (n - 1) / (n - d.k - d.df_fe))  # residuals inflated as in CRV1/HC1
+        C = scale * np.bincount(cl, weights=h * ws, minlength=G)
         rows.append(r.params[coef] + V @ C)
     return np.array(rows), enum
 
