@@ -42,7 +42,7 @@ from scipy import stats as _st
 from fiproxy.estimators.demean import demean, factorize_fe
 from fiproxy.estimators.design import DesignError, check_columns
 from fiproxy.estimators.formula import parse_formula
-from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws
+from fiproxy.estimators.inference.bootstrap_weights import draw_weights
 from fiproxy.estimators.inference.vcov import VcovError, VcovInputs, compute_vcov, parse_vcov
 from fiproxy.estimators.result import Result
 from fiproxy.estimators.twfe import twfe
@@ -178,13 +178,13 @@ def _pairs_bootstrap(fits, meds, treatment, cluster, B, rng, n_jobs) -> tuple[np
     return np.array(ok).T, B - len(ok)
 
 
-def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> tuple[np.ndarray, bool]:
+def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> np.ndarray:
     """Wild cluster bootstrap draws of (a, b, c', c) with common weights across equations."""
     dY = fits["Y"].extra["design"]
     frame = dY.frame
     cl = np.arange(len(frame)) if cluster is None else factorize_fe(frame[cluster])[:, 0]
     G = int(cl.max()) + 1
-    V, enum = bootstrap_draws(weights, G, B, seed, full_enumeration=False)
+    V = draw_weights(weights, G, B, np.random.default_rng(seed))
     rows = []
     for key, coef in [*((f"M:{m}", treatment) for m in meds), *(("Y", m) for m in meds), ("Y", treatment),
                       ("total", treatment)]:
@@ -197,7 +197,7 @@ def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> tuple[np.nd
         scale = np.sqrt(G / (G - 1) * (n - 1) / (n - d.k - d.df_fe))  # residuals inflated as in CRV1/HC1
         C = scale * np.bincount(cl, weights=h * ws, minlength=G)
         rows.append(r.params[coef] + V @ C)
-    return np.array(rows), enum
+    return np.array(rows)
 
 
 def _percentile_ci(draws: np.ndarray, level: float) -> np.ndarray:
@@ -357,7 +357,7 @@ def mediation(
         if failed:
             warnings.append(f"pairs bootstrap: {failed} of {B} draws had a singular design and were skipped")
     if bootstrap in ("wild", "both"):
-        raw, _ = _wild_draws(fits, meds, treatment, cluster, B, wild_weights, seed)
+        raw = _wild_draws(fits, meds, treatment, cluster, B, wild_weights, seed)
         dr = f(raw[:k], raw[k:2 * k], raw[2 * k], raw[2 * k + 1])
         extra["bootstrap"]["wild"] = pd.DataFrame(dr.T, columns=names)
         extra["ci"]["wild"] = pd.DataFrame(_percentile_ci(dr, level), index=names, columns=["lower", "upper"])
