@@ -231,6 +231,21 @@ def _drop_singletons(fe: np.ndarray) -> np.ndarray:
             return keep
 
 
+def _plain(level):
+    """A fixed-effect level as a plain Python value (99, not np.int64(99)) for messages."""
+    return level.item() if isinstance(level, np.generic) else level
+
+
+def _reject_infinite(data: pd.DataFrame, columns) -> None:
+    """Raise a DesignError naming the first variable with ±inf values and its rows (inf is never "missing")."""
+    for name, values in columns:
+        bad = np.flatnonzero(np.isinf(np.asarray(values, dtype=float)))
+        if bad.size:
+            raise DesignError(f"{name!r} has {bad.size} infinite value(s) (rows {data.index[bad[:5]].tolist()}"
+                              f"{' …' if bad.size > 5 else ''}), e.g. from the log of zero or a division by zero; "
+                              "fix or drop those rows before fitting")
+
+
 def build_model_frame(
     parsed: ParsedFormula,
     data: pd.DataFrame,
@@ -282,6 +297,10 @@ def build_model_frame(
         if neg.size:
             raise DesignError(f"weights must be positive; {neg.size} row(s) are <= 0 (rows {data.index[neg[:5]].tolist()} …)")
         ok &= np.isfinite(w_all)
+    _reject_infinite(data, [(parsed.depvar.label, y_all)]
+                     + [(f.label, src) for f, src in sources.items() if not f.categorical]
+                     + [(c, data[c].to_numpy()) for c in fe_cols if pd.api.types.is_numeric_dtype(data[c])]
+                     + ([("weights" if not isinstance(weights, str) else weights, w_all)] if w_all is not None else []))
     n_missing = int(n_all - ok.sum())
     if not ok.any():
         raise DesignError("no complete rows: every row has a missing outcome, regressor, fixed effect or weight")
@@ -297,7 +316,7 @@ def build_model_frame(
             for j, name in enumerate(parsed.fe_names):
                 lost = np.setdiff1d(np.unique(fe_codes[~keep, j]), np.unique(fe_codes[keep, j]))
                 if lost.size:
-                    singletons[name] = [fe_levels[j][c] for c in lost[:20]]
+                    singletons[name] = [_plain(fe_levels[j][c]) for c in lost[:20]]
             pos = np.flatnonzero(ok)[keep]
             ok = np.zeros(n_all, dtype=bool)
             ok[pos] = True

@@ -193,6 +193,11 @@ def prepare_panel(
                 f"{role} column {col!r} has {int(miss.sum())} missing values at (unit, period) {rows}; "
                 "missing data are not imputed: drop those units or fill the values yourself"
             )
+        inf = np.isinf(d[col].to_numpy(dtype=float))
+        if inf.any():
+            rows = d.loc[inf, [unit, time]].head(5).to_records(index=False).tolist()
+            raise DiDInputError(f"{role} column {col!r} has {int(inf.sum())} infinite values at (unit, period) {rows} "
+                                "(e.g. the log of zero); fix the data first")
 
     u_codes, u_ids = pd.factorize(d[unit], sort=True)
     t_codes, t_vals = pd.factorize(d[time], sort=True)
@@ -255,6 +260,11 @@ def prepare_panel(
         raise DiDInputError("all unit weights are zero")
     clus = (pd.factorize(cl.to_numpy()[keep_u], sort=True)[0] if cl is not None
             else np.arange(int(keep_u.sum())))
+    n_clus = int(clus.max()) + 1 if clus.size else 0
+    if n_clus <= 10:  # two-point multipliers: at most 2^G distinct bootstrap draws (< 2000, as the wild bootstrap)
+        what = f"clusters of {cluster!r}" if cl is not None else "units (the bootstrap clusters)"
+        notes.append(f"only {n_clus} {what}: the multiplier bootstrap has at most 2^{n_clus} = {2 ** n_clus} distinct "
+                     "draws and cluster-robust standard errors are unreliable with so few clusters")
     return StaggeredPanel(
         unit_ids=np.asarray(u_ids)[keep_u], times=times, cohort=g[keep_u], Y=Y, X=X, covariates=covs,
         weights=w / w.mean(), cluster=clus, notes=tuple(notes),
