@@ -145,7 +145,6 @@ class GroupTask:
     weights: str | None
     panel_id: tuple[str, str] | None
     drop_singletons: bool
-    level: float
 
 
 @dataclass
@@ -160,7 +159,6 @@ class GroupData:
     df_fe: int
     frame: pd.DataFrame
     intercept: bool
-    labels: list[str] = field(default_factory=list)
 
 
 def _union_formula(fits: list[Fit], fe: str) -> tuple[str, list[str]]:
@@ -196,7 +194,7 @@ def build_group(data: pd.DataFrame, fits: list[Fit], fe: str, *, weights=None, p
     return GroupData(raw={n: cols[:, j] for j, n in enumerate(all_names)},
                      tilde={n: tilde[:, j] for j, n in enumerate(all_names)},
                      weights=mf.weights, fe_codes=mf.fe_codes, fe_names=mf.fe_names, df_fe=df_fe,
-                     frame=mf.frame, intercept="Intercept" in mf.coefnames, labels=all_names)
+                     frame=mf.frame, intercept="Intercept" in mf.coefnames)
 
 
 def fit_spec(g: GroupData, fit: Fit, kept: list[str] | None = None):
@@ -499,7 +497,7 @@ def spec_curve(
     check_columns(data, sorted(cols) + ([weights] if weights else []))
     rows_by_sample = {str(k): _sample_rows(data, str(k), v) for k, v in samples.items()}
     tasks = [GroupTask(sample=sl, rows=rows_by_sample[sl], fe=fe_texts[fl], fits=fits, vcovs=vcovs,
-                       weights=weights, panel_id=pid, drop_singletons=drop_singletons, level=level)
+                       weights=weights, panel_id=pid, drop_singletons=drop_singletons)
              for fl in fes for sl in rows_by_sample]
     with backend_scope(backend, n_workers) as be:
         results = be.map(_run_group_task, tasks, shared=data)

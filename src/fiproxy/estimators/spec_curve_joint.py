@@ -139,7 +139,7 @@ def _resample(part: _Part, pick: np.ndarray) -> tuple[GroupData, dict]:
     for c, (codes, nested) in part.clusters.items():
         cache[c] = _dense(slot * (int(codes.max()) + 1) + codes[rows] if nested else codes[rows])
     return GroupData(raw=raw, tilde=tilde, weights=w, fe_codes=fe, fe_names=g.fe_names, df_fe=df_fe,
-                     frame=frame, intercept=g.intercept, labels=list(raw)), cache
+                     frame=frame, intercept=g.intercept), cache
 
 
 def _draw(ctx: tuple, b: int, seed: np.random.SeedSequence) -> tuple[np.ndarray, int]:
