@@ -178,7 +178,7 @@ def build_iv_design(parsed, data: pd.DataFrame, *, panel_id, weights, drop_singl
     ref = (np.column_stack([mf.X[:, [list(names).index(c) for c in exog]], Zr]) ** 2)
     ref = (ref if mf.weights is None else ref * mf.weights[:, None]).sum(axis=0)
     drop_z = collinear_columns(both, mf.weights, ref)[Xex.shape[1]:]
-    instr = list(names[cols["instr"]])
+    instr = [str(c) for c in names[cols["instr"]]]
     dropped = list(d.collinear)
     if drop_z.any():
         lost = [c for c, dz in zip(instr, drop_z) if dz]

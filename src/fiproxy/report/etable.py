@@ -55,8 +55,12 @@ def _build(results: list[Result], keep, labels: dict, stars, digits: int, model_
     body: list[list[str]] = []
     for name in coefs:
         est, se = [], []
-        for r in results:
+        for col, r in zip(cols, results):
             if name in r.params.index:
+                if not (np.isfinite(r.params[name]) and np.isfinite(r.se[name])):
+                    raise ValueError(f"model {col} ({r.model}): coefficient {name!r} has a non-finite estimate or "
+                                     f"standard error ({r.params[name]}, {r.se[name]}); a table with NaN is not "
+                                     "printed: fix the model or leave the coefficient out with keep=")
                 p = float(r.pvalue[name])
                 est.append(f"{r.params[name]:.{digits}f}" + (_star_marks(p, stars) if stars else ""))
                 se.append(f"({r.se[name]:.{digits}f})")
