@@ -58,6 +58,15 @@ def _wild(S, m, data, *, seed=0, draws=0, base=None, **_):
                                   weights=m.get("weights", "webb"), seed=seed)
 
 
+def _heterogeneity(S, m, data, **_):
+    from fiproxy.estimators.heterogeneity import by_groups, interaction
+
+    f = model_formula(S, m)
+    if "moderator" in m:
+        return interaction(f, data, m.get("treatment", S["treatment"]), m["moderator"], vcov=S.get("vcov", "iid"))
+    return by_groups(f, data, m.get("groups", "region4"), vcov=S.get("vcov", "iid"))
+
+
 def _threshold(S, m, data, *, seed=0, draws=0, **_):
     import fiproxy
 
@@ -133,7 +142,8 @@ def _spec_curve(S, m, data, *, seed=0, draws=0, backend="serial", **_):
                               boot_cluster="prov_code", backend=backend)
 
 
-ESTIMATORS = {"twfe": _twfe, "wild_bootstrap": _wild, "iv": _iv, "mediation": _mediation, "threshold": _threshold,
+ESTIMATORS = {"twfe": _twfe, "wild_bootstrap": _wild, "iv": _iv, "mediation": _mediation,
+              "heterogeneity": _heterogeneity, "threshold": _threshold,
               "gmm": _gmm, "spatial": _spatial, "did": _did, "spec_curve": _spec_curve}
 
 

@@ -134,7 +134,8 @@ def threshold_section(out: Outputs, S: dict, data: pd.DataFrame, *, draws: int =
     confidence sets, bootstrap F tests, regime slopes (table) and the LR profile (figure).
     Year fixed effects of the spec enter as year dummies; the unit effect is absorbed.
 
-    ``truth`` may hold ``gamma`` and regime slopes keyed like the result's parameters.
+    ``truth`` may hold ``gamma`` (the true threshold) and ``below`` / ``above`` (the true slopes
+    of the regime-dependent regressor in the lowest and highest regime).
     """
     from fiproxy.report.threshold_plot import lr_profile_plot
 
@@ -166,8 +167,11 @@ def threshold_section(out: Outputs, S: dict, data: pd.DataFrame, *, draws: int =
               caption=f"Panel threshold model (Hansen 1999) in `{m['threshold_var']}`: thresholds, LR confidence sets "
                       "and bootstrap F tests.", keys=pd.DataFrame(keys, index=index, columns=cols))
     regime = [p for p in res.params.index if any(p.startswith(z + "[") for z in m["regime"])]
+    slope_truth = None
+    if truth and "below" in truth and "above" in truth:
+        slope_truth = {regime[0]: truth["below"], regime[-1]: truth["above"]}
     coef_table(out, f"{sid}_regimes", {"Threshold model": res}, regime,
-               caption="Regime-dependent slopes (cluster-robust SEs by province).", truth=truth)
+               caption="Regime-dependent slopes (cluster-robust SEs by province).", truth=slope_truth)
     out.figure(f"{sid}_lr_profile", lr_profile_plot(res),
                caption=f"Likelihood-ratio profile of the threshold in `{m['threshold_var']}`; the dashed line is "
                        "Hansen's critical value, the shaded band the confidence set.")
