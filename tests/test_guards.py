@@ -17,6 +17,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from _sim_estimation import province_panel, staggered_panel
 from _spatial_sim import ring_weights, simulate_sdm
 
 import fiproxy
@@ -30,16 +31,7 @@ BAD_ROW = 3
 
 @pytest.fixture(scope="module")
 def panel() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    d = pd.DataFrame([(11 + i, 2010 + t) for i in range(10) for t in range(8)], columns=["prov_code", "year"])
-    n = len(d)
-    d["x"] = rng.normal(size=n)
-    d["z"] = rng.normal(size=n)
-    d["zi"] = d.x + rng.normal(size=n)
-    d["q"] = rng.uniform(0, 10, n)
-    d["w"] = rng.uniform(0.5, 2.0, n)
-    d["y"] = d.x + 0.5 * d.z + rng.normal(size=n)
-    return d
+    return province_panel(10, 8, seed=0)
 
 
 def _with(d: pd.DataFrame, col: str, value) -> pd.DataFrame:
@@ -256,14 +248,7 @@ def test_spatial_non_convergence_is_an_error(spatial, monkeypatch):
 # ------------------------------------------------------------------ DiD
 @pytest.fixture(scope="module")
 def staggered():
-    rng = np.random.default_rng(2)
-    units = 30
-    cohort = rng.choice([0, 2003, 2004], size=units)
-    d = pd.DataFrame([(i, 2001 + t) for i in range(units) for t in range(6)], columns=["unit", "year"])
-    d["g"] = cohort[d.unit]
-    d["xc"] = rng.normal(size=len(d))
-    d["y"] = rng.normal(size=units)[d.unit] + np.where((d.g > 0) & (d.year >= d.g), 1.0, 0.0) + rng.normal(size=len(d))
-    return d
+    return staggered_panel(30, seed=2)
 
 
 def _did(d, **kw):

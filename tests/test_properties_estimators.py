@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
+from _sim_estimation import province_panel, staggered_panel
 from _spatial_sim import ring_weights, simulate_sdm
 from hypothesis import strategies as st
 
@@ -115,14 +116,7 @@ def _shuffled(d: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
 
 
 def _balanced(n_units=12, n_years=8, seed=3) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    d = pd.DataFrame([(11 + i, 2010 + t) for i in range(n_units) for t in range(n_years)], columns=["prov_code", "year"])
-    n = len(d)
-    d["x"] = rng.normal(size=n)
-    d["q"] = rng.uniform(0, 10, size=n)
-    d["y"] = np.where(d.q < 5, 0.5, 2.0) * d.x + rng.normal(size=len(d.prov_code.unique()))[d.prov_code - 11] \
-        + rng.normal(size=n)
-    return d
+    return province_panel(n_units, n_years, seed)
 
 
 def test_threshold_invariant_to_row_order_and_outcome_scale():
@@ -167,13 +161,7 @@ def test_gmm_invariant_to_row_order():
 
 
 def test_did_invariant_to_row_order():
-    rng = np.random.default_rng(2)
-    units, years = 60, 6
-    cohort = rng.choice([0, 2003, 2004], size=units)
-    d = pd.DataFrame([(i, 2001 + t) for i in range(units) for t in range(years)], columns=["unit", "year"])
-    d["g"] = cohort[d.unit]
-    d["y"] = rng.normal(size=units)[d.unit] + 0.1 * (d.year - 2001) + np.where((d.g > 0) & (d.year >= d.g), 1.0, 0.0) \
-        + rng.normal(size=len(d))
+    d = staggered_panel(60, seed=2)
     kw = dict(aggregate="simple", biters=199, seed=4)
     a = fiproxy.did(d, "y", "unit", "year", "g", **kw)
     b = fiproxy.did(_shuffled(d), "y", "unit", "year", "g", **kw)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _sim_estimation import province_panel, staggered_panel
 from _spatial_sim import ring_weights, simulate_sdm
 
 import fiproxy
@@ -26,15 +27,8 @@ import fiproxy
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _panel(seed: int = 5, n_units: int = 12, n_years: int = 8) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    d = pd.DataFrame([(11 + i, 2010 + t) for i in range(n_units) for t in range(n_years)], columns=["prov_code", "year"])
-    n = len(d)
-    d["x"] = rng.normal(size=n)
-    d["m"] = 0.6 * d.x + rng.normal(size=n)
-    d["q"] = rng.uniform(0, 10, n)
-    d["y"] = np.where(d.q < 5, 0.5, 1.5) * d.x + 0.4 * d.m + rng.normal(size=n)
-    return d
+def _panel() -> pd.DataFrame:
+    return province_panel(12, 8, seed=5)
 
 
 def _identical(a, b) -> None:
@@ -72,12 +66,7 @@ def test_threshold_bootstrap_same_seed_same_draws_across_workers():
 
 
 def test_did_bootstrap_same_seed_same_ses_and_bands():
-    rng = np.random.default_rng(2)
-    units = 40
-    cohort = rng.choice([0, 2003, 2004], size=units)
-    d = pd.DataFrame([(i, 2001 + t) for i in range(units) for t in range(6)], columns=["unit", "year"])
-    d["g"] = cohort[d.unit]
-    d["y"] = rng.normal(size=units)[d.unit] + np.where((d.g > 0) & (d.year >= d.g), 1.0, 0.0) + rng.normal(size=len(d))
+    d = staggered_panel(40, seed=2)
     kw = dict(aggregate="event", biters=499)
     a, b = (fiproxy.did(d, "y", "unit", "year", "g", seed=11, **kw) for _ in range(2))
     _identical(a.vcov, b.vcov)
