@@ -71,10 +71,10 @@ def _threshold(S, m, data, *, seed=0, draws=0, **_):
     import fiproxy
 
     controls = list(S.get("controls", []))
-    d, years = year_dummies(data) if "year" in S.get("fixed_effects", []) else (data, [])
+    d = data.dropna(subset=[S["outcome"], m["threshold_var"], *m["regime"], *controls])  # dummies of observed years
+    d, years = year_dummies(d) if "year" in S.get("fixed_effects", []) else (d, [])
     rhs = " + ".join(controls + years) or "1"
-    return fiproxy.threshold(d.dropna(subset=[S["outcome"], m["threshold_var"], *m["regime"], *controls]),
-                             f"{S['outcome']} ~ {rhs} | prov_code", q=m["threshold_var"], regime=m["regime"],
+    return fiproxy.threshold(d, f"{S['outcome']} ~ {rhs} | prov_code", q=m["threshold_var"], regime=m["regime"],
                              n_thresholds=m.get("n_thresholds", 1), trim=m.get("trim", 0.05),
                              grid=m.get("grid", "all"), bootstrap=draws or m.get("B", 300), seed=seed, time="year",
                              vcov={"CRV1": "prov_code"})
