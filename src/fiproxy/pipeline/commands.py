@@ -97,10 +97,11 @@ def cmd_trace(args) -> int:
     return 0
 
 
-def verify_run(run_id: str, *, runs_dir: Path, rtol: float = 0.0, jobs: int = 2, progress=print) -> dict:
+def verify_run(run_id: str, *, runs_dir: Path, rtol: float = 0.0, jobs: int = 2, progress=print,
+               pipeline_file: Path | None = None) -> dict:
     """Re-execute a run from its manifest (no cache) and compare every registered number."""
     from fiproxy.pipeline.manifest import read_manifest
-    from fiproxy.pipeline.pipeline import run_pipeline
+    from fiproxy.pipeline.pipeline import PIPELINE_FILE, run_pipeline
 
     old_dir = Path(runs_dir) / run_id
     man = read_manifest(old_dir)
@@ -108,7 +109,8 @@ def verify_run(run_id: str, *, runs_dir: Path, rtol: float = 0.0, jobs: int = 2,
     overrides = {f"{n}.{k}": v for n, nb in man["notebooks"].items() for k, v in nb["params"].items()
                  if k not in ("data_dir", "seed")}
     new = run_pipeline(data_dir="" if src == "simulated" else src, seed=man["seed"], overrides=overrides,
-                       only=list(man["notebooks"]), runs_dir=runs_dir, jobs=jobs, use_cache=False, progress=progress)
+                       only=list(man["notebooks"]), runs_dir=runs_dir, jobs=jobs, use_cache=False, progress=progress,
+                       pipeline_file=pipeline_file or man["options"].get("pipeline") or PIPELINE_FILE)
     diffs = []
     for res in sorted(old_dir.glob("notebooks/*/results.json")):
         a = json.loads(res.read_text())["numbers"]
@@ -123,7 +125,8 @@ def verify_run(run_id: str, *, runs_dir: Path, rtol: float = 0.0, jobs: int = 2,
 
 def cmd_verify(args) -> int:
     try:
-        rep = verify_run(args.run_id, runs_dir=args.runs_dir, rtol=args.rtol, jobs=args.jobs)
+        rep = verify_run(args.run_id, runs_dir=args.runs_dir, rtol=args.rtol, jobs=args.jobs,
+                         pipeline_file=args.pipeline)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -190,4 +193,6 @@ def add_commands(sub) -> None:
     p.add_argument("--rtol", type=float, default=0.0, help="relative tolerance (default 0: identical)")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--runs-dir", type=Path, default=REPO_DIR / "runs")
+    p.add_argument("--pipeline", type=Path, default=None, metavar="FILE",
+                   help="stage file (default: the one recorded in the run's manifest)")
     p.set_defaults(func=cmd_verify)

@@ -139,7 +139,8 @@ def run_pipeline(*, data_dir: str = "", seed: int = DEFAULT_SEED, overrides: dic
     man = new_manifest(run_id, data=data, seed=seed,
                        tasks={t.name: {"notebook": str(t.path.relative_to(REPO_DIR)), "params": t.params,
                                        "depends_on": list(t.depends_on), "status": "pending"} for t in tasks},
-                       options={"jobs": jobs, "timeout": timeout, "cache": use_cache, "overrides": overrides or {}})
+                       options={"jobs": jobs, "timeout": timeout, "cache": use_cache, "overrides": overrides or {},
+                                "pipeline": str(Path(pipeline_file).resolve())})
     if stale:
         man["events"].append({"time": now(), "event": f"earlier interrupted runs found: {stale}"})
     write_manifest(run_dir, man)
