@@ -123,7 +123,7 @@ def fe_table(max_rows: int, timeout: float) -> pd.DataFrame:
             row = {"FE": m, "rows": f"{n:,}"}
             for pkg in PACKAGES:
                 r = res[pkg]
-                row[f"{pkg} s"] = f"{r['secs']:.2f}" if np.isfinite(r["secs"]) else r.get("note", "n/a")
+                row[f"{pkg} s"] = f"{r['secs']:.3g}" if np.isfinite(r["secs"]) else r.get("note", "n/a")
                 row[f"{pkg} peak GiB"] = f"{r['peak_gib']:.2f}" if "peak_gib" in r else ""
             for pkg in PACKAGES[1:]:
                 s = res[pkg]["secs"]
@@ -159,13 +159,14 @@ def curve_table() -> tuple[pd.DataFrame, bool]:
     rows, results = [], {}
 
     def timed(label, backend, startup=0.0):
-        spec_curve(*args[:2], args[2][:1], args[3][:1], args[4][:1], backend=backend)  # workers import fiproxy
+        # warm-up over all (sample, FE) groups so that every worker has imported fiproxy
+        spec_curve(args[0], args[1][:1], args[2][:1], args[3][:1], *args[4:], backend=backend)
         t0 = time.perf_counter()
         res = spec_curve(*args, backend=backend)
         secs = time.perf_counter() - t0
         results[label] = res.specs[["estimate", "se", "p"]].to_numpy()
         rows.append({"back end": label, "specifications": len(res.specs), "fits": res.info["n_fits"],
-                     "seconds": f"{secs:.2f}", "start-up s": f"{startup:.2f}" if startup else "",
+                     "seconds": f"{secs:.3g}", "start-up s": f"{startup:.2f}" if startup else "",
                      "main-process peak GiB": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f}"})
 
     timed("serial", "serial")
