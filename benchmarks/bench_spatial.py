@@ -74,7 +74,7 @@ def simulate(W: SpatialWeights, T: int = 13, seed: int = 0) -> pd.DataFrame:
 
 
 def run_fiproxy(d: pd.DataFrame, W: SpatialWeights, formula: str, unit: str) -> float:
-    res = spatial_panel(d, formula, W, model="sdm", fe="twoway", unit=unit, draws=1000, seed=0)
+    res = spatial_panel(formula, d, W, model="sdm", fe="twoway", unit=unit, draws=1000, seed=0)
     return float(res.params["rho"])
 
 

@@ -82,12 +82,12 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     df = load()
     kw = dict(q=Q, regime=Z)
-    fiproxy.threshold(df, FORMULA, **kw, bootstrap=10, seed=0, n_jobs=2)  # warm-up (imports, thread pool)
+    fiproxy.threshold(FORMULA, df, **kw, bootstrap=10, seed=0, n_jobs=2)  # warm-up (imports, thread pool)
 
-    t_b2, r = timed(lambda: fiproxy.threshold(df, FORMULA, **kw, bootstrap=300, seed=1, n_jobs=2))
-    t_b1, r1 = timed(lambda: fiproxy.threshold(df, FORMULA, **kw, bootstrap=300, seed=1, n_jobs=1))
+    t_b2, r = timed(lambda: fiproxy.threshold(FORMULA, df, **kw, bootstrap=300, seed=1, n_jobs=2))
+    t_b1, r1 = timed(lambda: fiproxy.threshold(FORMULA, df, **kw, bootstrap=300, seed=1, n_jobs=1))
     assert np.array_equal(r.extra["bootstrap_F"]["single"], r1.extra["bootstrap_F"]["single"])
-    t_fast, r0 = timed(lambda: fiproxy.threshold(df, FORMULA, **kw, bootstrap=0))
+    t_fast, r0 = timed(lambda: fiproxy.threshold(FORMULA, df, **kw, bootstrap=0))
     prof = r0.extra["lr_profiles"]["Th-1"]
     grid = prof["gamma"].to_numpy()
 

@@ -150,15 +150,15 @@ def test_bootstrap_with_enough_clusters_is_silent(panel):
 def test_threshold_rejects_missing_and_infinite_values(panel, col):
     kw = dict(q="q", regime="x", bootstrap=0)
     with pytest.raises(ValueError, match=rf"missing values in \{{'{col}': 1\}}"):
-        fiproxy.threshold(_with(panel, col, np.nan), "y ~ z | prov_code", **kw)
+        fiproxy.threshold("y ~ z | prov_code", _with(panel, col, np.nan), **kw)
     with pytest.raises(ValueError, match=rf"column '{col}' has infinite values"):
-        fiproxy.threshold(_with(panel, col, np.inf), "y ~ z | prov_code", **kw)
+        fiproxy.threshold("y ~ z | prov_code", _with(panel, col, np.inf), **kw)
 
 
 def test_threshold_constant_regressor_and_few_bootstrap_draws(panel):
     with pytest.raises(ValueError, match=r"'z' does not vary within units: its effect is absorbed"):
-        fiproxy.threshold(panel.assign(z=1.0), "y ~ z | prov_code", q="q", regime="x", bootstrap=0)
-    r = fiproxy.threshold(panel, "y ~ z | prov_code", q="q", regime="x", bootstrap=5, seed=1)
+        fiproxy.threshold("y ~ z | prov_code", panel.assign(z=1.0), q="q", regime="x", bootstrap=0)
+    r = fiproxy.threshold("y ~ z | prov_code", panel, q="q", regime="x", bootstrap=5, seed=1)
     assert any("few bootstrap replications" in w for w in r.warnings)
     finite(r)
 
@@ -200,7 +200,7 @@ def spatial():
 
 
 def _sar(d, W, **kw):
-    return fiproxy.spatial_panel(d, "y ~ x1 + x2", W, model="sar", draws=50, seed=1, **kw)
+    return fiproxy.spatial_panel("y ~ x1 + x2", d, W, model="sar", draws=50, seed=1, **kw)
 
 
 @pytest.mark.parametrize("col", ["y", "x1"])

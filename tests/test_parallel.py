@@ -111,8 +111,8 @@ def test_threshold_bootstrap_on_backends_is_identical():
     df = simulate_panel(seed=3).data
     kw = dict(q="internet_penetration", regime="ln_dfi_index", bootstrap=120, seed=9)
     fml = "ln_loans_gdp ~ ln_gdp_pc | prov_code"
-    base = threshold(df, fml, **kw).extra["bootstrap_F"]["single"]
-    serial = threshold(df, fml, backend="serial", **kw).extra["bootstrap_F"]["single"]
-    procs = threshold(df, fml, backend="processes", n_jobs=2, **kw).extra["bootstrap_F"]["single"]
+    base = threshold(fml, df, **kw).extra["bootstrap_F"]["single"]
+    serial = threshold(fml, df, backend="serial", **kw).extra["bootstrap_F"]["single"]
+    procs = threshold(fml, df, backend="processes", n_jobs=2, **kw).extra["bootstrap_F"]["single"]
     assert np.array_equal(serial, procs)
     np.testing.assert_allclose(serial, base, rtol=1e-10, atol=1e-10)

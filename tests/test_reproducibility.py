@@ -52,15 +52,15 @@ def test_wild_bootstrap_same_seed_same_draws():
 def test_threshold_bootstrap_same_seed_same_draws_across_workers():
     d = _panel()
     kw = dict(q="q", regime="x", bootstrap=60, seed=7)
-    a = fiproxy.threshold(d, "y ~ m | prov_code", **kw)
-    b = fiproxy.threshold(d, "y ~ m | prov_code", **kw)
-    c = fiproxy.threshold(d, "y ~ m | prov_code", n_jobs=2, **kw)
+    a = fiproxy.threshold("y ~ m | prov_code", d, **kw)
+    b = fiproxy.threshold("y ~ m | prov_code", d, **kw)
+    c = fiproxy.threshold("y ~ m | prov_code", d, n_jobs=2, **kw)
     for other in (b, c):
         _identical(a.extra["tests"], other.extra["tests"])
         for k in a.extra["bootstrap_F"]:
             _identical(a.extra["bootstrap_F"][k], other.extra["bootstrap_F"][k])
         assert a.stats == other.stats
-    e = fiproxy.threshold(d, "y ~ m | prov_code", q="q", regime="x", bootstrap=60, seed=8)
+    e = fiproxy.threshold("y ~ m | prov_code", d, q="q", regime="x", bootstrap=60, seed=8)
     first = next(iter(a.extra["bootstrap_F"]))
     assert not np.array_equal(np.asarray(a.extra["bootstrap_F"][first]), np.asarray(e.extra["bootstrap_F"][first]))
 
@@ -80,10 +80,10 @@ def test_spatial_effects_simulation_same_seed():
     W = ring_weights(31)
     d = simulate_sdm(W, T=5, seed=2)
     kw = dict(model="sdm", draws=300)
-    a, b = (fiproxy.spatial_panel(d, "y ~ x1 + x2", W, seed=3, **kw) for _ in range(2))
+    a, b = (fiproxy.spatial_panel("y ~ x1 + x2", d, W, seed=3, **kw) for _ in range(2))
     _identical(a.extra["effects_simulation"], b.extra["effects_simulation"])
     _identical(a.params, b.params)
-    c = fiproxy.spatial_panel(d, "y ~ x1 + x2", W, seed=4, **kw)
+    c = fiproxy.spatial_panel("y ~ x1 + x2", d, W, seed=4, **kw)
     assert not a.extra["effects_simulation"].equals(c.extra["effects_simulation"])
 
 
@@ -104,7 +104,7 @@ def table_digest() -> str:
     d = _panel()
     r1 = fiproxy.twfe("y ~ x | prov_code + year", d, vcov={"CRV1": "prov_code"})
     r2 = fiproxy.twfe("y ~ x + m | prov_code + year", d, vcov={"CRV1": "prov_code"})
-    r3 = fiproxy.threshold(d, "y ~ m | prov_code", q="q", regime="x", bootstrap=30, seed=7)
+    r3 = fiproxy.threshold("y ~ m | prov_code", d, q="q", regime="x", bootstrap=30, seed=7)
     w = fiproxy.wild_bootstrap(r2, "x", B=499, seed=9, weights="webb")
     out = "".join(fiproxy.etable([r1, r2, r3], fmt=f) for f in ("latex", "html", "markdown"))
     out += w.to_frame().to_csv() + r3.extra["tests"].to_csv()

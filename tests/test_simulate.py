@@ -171,14 +171,14 @@ def test_spatial_durbin_and_threshold_recovered_by_fiproxy_estimators(sim):
     codes, w = contiguity_matrix()
     W = pd.DataFrame(w, index=codes, columns=codes)
     h5 = sim.truth["effects"]["H5"]
-    res = spatial_panel(sim.data, "ln_dfi_payment ~ ln_ecommerce_gdp | prov_code + year", W, model="sdm", effects=False)
+    res = spatial_panel("ln_dfi_payment ~ ln_ecommerce_gdp | prov_code + year", sim.data, W, model="sdm", effects=False)
     params = res.params
     assert params.filter(like="rho").iloc[0] == pytest.approx(h5["rho"], abs=0.15)
     assert params["ln_ecommerce_gdp"] == pytest.approx(h5["beta"], abs=0.1)
     h3 = sim.truth["effects"]["H3"]
     d = sim.data.assign(**{f"y{y}": (sim.data["year"] == y).astype(float) for y in range(2012, 2024)})
     formula = "ln_dfi_breadth ~ " + " + ".join(f"y{y}" for y in range(2012, 2024)) + " | prov_code"
-    th = threshold(d, formula, q="internet_penetration", regime="ln_dfi_index", time="year", bootstrap=0, trim=0.1)
+    th = threshold(formula, d, q="internet_penetration", regime="ln_dfi_index", time="year", bootstrap=0, trim=0.1)
     assert th.stats["th1"] == pytest.approx(h3["gamma"], abs=0.05)
     low, high = th.params.filter(like="ln_dfi_index").to_numpy()
     assert high - low == pytest.approx(h3["beta_high"] - h3["beta_low"], abs=0.03)

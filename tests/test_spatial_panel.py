@@ -56,7 +56,7 @@ def test_individual_fe_matches_spreg(W, panel, model, ref_cls, ref_new):
     ML_LagFE/ML_ErrorFE use e'e/NT and match directly."""
     y, x = _stacked(panel, ["y"]), _stacked(panel, ["x1", "x2"])
     ref = _quiet(getattr(spreg, ref_cls), y, x, _wl(W))
-    res = spatial_panel(panel, "y ~ x1 + x2", W, model=model, fe="individual", lee_yu=False, effects=False)
+    res = spatial_panel("y ~ x1 + x2", panel, W, model=model, fe="individual", lee_yu=False, effects=False)
     NT = len(y)
     np.testing.assert_allclose(res.params.to_numpy(), ref.betas.ravel(), atol=1e-5)
     np.testing.assert_allclose(res.se.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-4)
@@ -73,7 +73,7 @@ def test_sdm_individual_fe_matches_spreg_lag_with_wx(W, panel):
     for v in ("x1", "x2"):
         d["W_" + v] = np.concatenate([Wd @ g[v].to_numpy() for _, g in d.groupby("year", sort=True)])
     ref = _quiet(spreg.Panel_FE_Lag, d[["y"]].to_numpy(), d[["x1", "x2", "W_x1", "W_x2"]].to_numpy(), _wl(W))
-    res = spatial_panel(panel, "y ~ x1 + x2", W, model="sdm", fe="individual", lee_yu=False, effects=False)
+    res = spatial_panel("y ~ x1 + x2", panel, W, model="sdm", fe="individual", lee_yu=False, effects=False)
     assert list(res.params.index) == ["x1", "x2", "W*x1", "W*x2", "rho"]
     np.testing.assert_allclose(res.params.to_numpy(), ref.betas.ravel(), atol=1e-5)
     np.testing.assert_allclose(res.se.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-4)
@@ -90,7 +90,7 @@ def test_twoway_direct_approach_matches_spreg_on_doubly_stochastic_w(model, ref_
     wl = libpysal.weights.full2W(W.base_matrix(), ids=list(W.ids))
     wl.transform = "r"
     ref = _quiet(getattr(spreg, ref_cls), a["y"][:, None], a["Z"], wl)
-    res = spatial_panel(df, "y ~ x1 + x2", W, model=model, fe="twoway", lee_yu=False, effects=False)
+    res = spatial_panel("y ~ x1 + x2", df, W, model=model, fe="twoway", lee_yu=False, effects=False)
     np.testing.assert_allclose(res.params.to_numpy(), ref.betas.ravel(), atol=1e-5)
     np.testing.assert_allclose(res.se.to_numpy(), np.sqrt(np.diag(ref.vm)), rtol=1e-4)
 
@@ -101,7 +101,7 @@ def test_pooled_model_matches_spreg_ml_lag(W, panel):
     wl = libpysal.weights.full2W(np.kron(np.eye(T), W.base_matrix()), silence_warnings=True)  # T components by design
     wl.transform = "r"
     ref = _quiet(spreg.ML_Lag, y, x, wl, method="full")
-    res = spatial_panel(panel, "y ~ x1 + x2", W, model="sar", fe="none", effects=False)
+    res = spatial_panel("y ~ x1 + x2", panel, W, model="sar", fe="none", effects=False)
     assert list(res.params.index) == ["const", "x1", "x2", "rho"]
     np.testing.assert_allclose(res.params.to_numpy(), ref.betas.ravel(), atol=1e-5)
     assert res.stats["loglik"] == pytest.approx(float(ref.logll), abs=1e-5)
@@ -126,8 +126,8 @@ def _info_lag_kron(Z, b, rho, s2, Wd, T):
 
 def test_lee_yu_twoway_correction_formula(W, panel):
     """θ_c = θ + T·I(θ)^-1 (0, 1/(1-ρ), 1/(2σ²)), then σ² × T/(T-1) (Lee & Yu 2010; Elhorst 2014); 1e-8."""
-    raw = spatial_panel(panel, "y ~ x1 + x2", W, model="sdm", fe="twoway", lee_yu=False, effects=False)
-    bc = spatial_panel(panel, "y ~ x1 + x2", W, model="sdm", fe="twoway", lee_yu=True, effects=False)
+    raw = spatial_panel("y ~ x1 + x2", panel, W, model="sdm", fe="twoway", lee_yu=False, effects=False)
+    bc = spatial_panel("y ~ x1 + x2", panel, W, model="sdm", fe="twoway", lee_yu=True, effects=False)
     a = model_arrays(prepare_spatial_panel(panel, "y ~ x1 + x2", W, unit="prov_code", time="year", fe="twoway"), (0, 1))
     k = a["Z"].shape[1]
     theta = np.concatenate([raw.params.to_numpy(), [raw.stats["sigma2"]]])
@@ -145,8 +145,8 @@ def test_lee_yu_twoway_correction_formula(W, panel):
 
 
 def test_lee_yu_individual_only_rescales_sigma2(W, panel):
-    raw = spatial_panel(panel, "y ~ x1 + x2", W, model="sem", fe="individual", lee_yu=False, effects=False)
-    bc = spatial_panel(panel, "y ~ x1 + x2", W, model="sem", fe="individual", lee_yu=True, effects=False)
+    raw = spatial_panel("y ~ x1 + x2", panel, W, model="sem", fe="individual", lee_yu=False, effects=False)
+    bc = spatial_panel("y ~ x1 + x2", panel, W, model="sem", fe="individual", lee_yu=True, effects=False)
     pd.testing.assert_series_equal(raw.params, bc.params)
     assert bc.stats["sigma2"] == pytest.approx(raw.stats["sigma2"] * T / (T - 1), rel=1e-12)
 
@@ -170,7 +170,7 @@ def test_effects_match_lesage_pace_formulas(panel, wkind):
     lat, lon = rng.uniform(20, 45, 31), rng.uniform(90, 125, 31)
     W = SpatialWeights.from_coordinates(lat, lon, list(range(11, 42)), kind=wkind, k=4, cutoff_km=1500)
     for model in ("sdm", "sar"):
-        res = spatial_panel(panel, "y ~ x1 + x2", W, model=model, draws=0)
+        res = spatial_panel("y ~ x1 + x2", panel, W, model=model, draws=0)
         p = res.params
         theta = [p.get("W*x1", 0.0), p.get("W*x2", 0.0)]
         ref = _effects_dense([p["x1"], p["x2"]], theta, p["rho"], W.dense())
@@ -182,7 +182,7 @@ def test_effects_match_lesage_pace_formulas(panel, wkind):
 def test_effect_standard_errors_use_full_covariance(W, panel):
     """Delta-method SEs equal a numerical-gradient delta method with the full covariance of (β, θ, ρ) (rel. 1e-5),
     differ from a diagonal-only computation, and agree with simulated SEs (5000 draws) within 10%."""
-    res = spatial_panel(panel, "y ~ x1 + x2", W, model="sdm", draws=5000, seed=1)
+    res = spatial_panel("y ~ x1 + x2", panel, W, model="sdm", draws=5000, seed=1)
     p = res.params.to_numpy()
     V = res.vcov.to_numpy()
     Wd = W.dense()
@@ -206,7 +206,7 @@ def test_effect_standard_errors_use_full_covariance(W, panel):
 
 
 def test_sem_effects_and_result_fields(W, panel):
-    res = spatial_panel(panel, "y ~ x1 + x2 | prov_code + year", W, model="sem")
+    res = spatial_panel("y ~ x1 + x2 | prov_code + year", panel, W, model="sem")
     assert res.model == "spatial-sem" and res.stats["fe"] == "twoway" and "lambda" in res.params
     eff = res.extra["effects"]
     np.testing.assert_allclose(eff.xs("direct", level="effect")["estimate"], res.params[["x1", "x2"]])
@@ -218,7 +218,7 @@ def test_sem_effects_and_result_fields(W, panel):
 
 
 def test_partial_durbin(W, panel):
-    res = spatial_panel(panel, "y ~ x1 + x2", W, model="sdm", durbin=["x2"], draws=0)
+    res = spatial_panel("y ~ x1 + x2", panel, W, model="sdm", durbin=["x2"], draws=0)
     assert list(res.params.index) == ["x1", "x2", "W*x2", "rho"]
     p = res.params
     ref = _effects_dense([p["x1"], p["x2"]], [0.0, p["W*x2"]], p["rho"], W.dense())
@@ -238,12 +238,12 @@ def _coverage(R: int, seed: int):
     rho_bc, rho_raw = [], []
     for r in range(R):
         df = simulate_sdm(W, T=T, rho=rho, beta=(beta,), theta=(theta,), sigma=1.0, seed=seed + r)
-        res = spatial_panel(df, "y ~ x1", W, model="sdm", fe="twoway", draws=400, seed=r)
+        res = spatial_panel("y ~ x1", df, W, model="sdm", fe="twoway", draws=400, seed=r)
         for j, key in enumerate(("effects_delta", "effects_simulation")):
             e = res.extra[key].loc[("x1", "indirect")]
             hits[j] += e["ci_lower"] <= true_ind <= e["ci_upper"]
         rho_bc.append(res.params["rho"])
-        rho_raw.append(spatial_panel(df, "y ~ x1", W, model="sdm", fe="twoway", lee_yu=False, effects=False).params["rho"])
+        rho_raw.append(spatial_panel("y ~ x1", df, W, model="sdm", fe="twoway", lee_yu=False, effects=False).params["rho"])
     return hits / R, np.mean(rho_bc), np.mean(rho_raw)
 
 
@@ -267,45 +267,45 @@ def test_weights_units_mismatch(W, panel):
     other = SpatialWeights.from_coordinates(*np.random.default_rng(3).uniform(20, 45, (2, 31)) + [[0], [80]],
                                             list(range(12, 43)))
     with pytest.raises(WeightsError, match=r"unit\(s\) in the data have no row in W: \[11\].*not in the data: \[42\]"):
-        spatial_panel(panel, "y ~ x1", other)
+        spatial_panel("y ~ x1", panel, other)
 
 
 def test_unbalanced_panel_names_units_and_years(W, panel):
     gap = panel.drop(index=panel.index[(panel.prov_code == 12) & panel.year.isin([2012, 2015])])
     with pytest.raises(UnbalancedPanelError, match=r"12: \[2012, 2015\]"):
-        spatial_panel(gap, "y ~ x1", W)
+        spatial_panel("y ~ x1", gap, W)
     nan = panel.copy()
     nan.loc[(nan.prov_code == 20) & (nan.year == 2020), "x2"] = np.nan
     with pytest.raises(UnbalancedPanelError, match=r"20: \[2020\]"):
-        spatial_panel(nan, "y ~ x1 + x2", W)
+        spatial_panel("y ~ x1 + x2", nan, W)
 
 
 def test_other_bad_input(W, panel):
     with pytest.raises(KeyError, match=r"'x3' not found.*did you mean"):
-        spatial_panel(panel, "y ~ x3", W)
+        spatial_panel("y ~ x3", panel, W)
     with pytest.raises(ValueError, match="share a"):
-        spatial_panel(pd.concat([panel, panel.head(1)]), "y ~ x1", W)
+        spatial_panel("y ~ x1", pd.concat([panel, panel.head(1)]), W)
     raw = SpatialWeights(W.base_matrix(), W.ids)
     with pytest.raises(ValueError, match="row-standardized"):
-        spatial_panel(panel, "y ~ x1", raw, fe="twoway")
+        spatial_panel("y ~ x1", panel, raw, fe="twoway")
     const = panel.assign(c=panel.prov_code * 1.0)
     with pytest.raises(ValueError, match="'c' has no variation left"):
-        spatial_panel(const, "y ~ x1 + c", W, fe="individual")
+        spatial_panel("y ~ x1 + c", const, W, fe="individual")
     coll = panel.assign(x3=2 * panel.x1 - panel.x2)
     with pytest.raises(ValueError, match="collinear"):
-        spatial_panel(coll, "y ~ x1 + x2 + x3", W)
+        spatial_panel("y ~ x1 + x2 + x3", coll, W)
     with pytest.raises(ValueError, match="durbin variables"):
-        spatial_panel(panel, "y ~ x1", W, durbin=["x2"])
+        spatial_panel("y ~ x1", panel, W, durbin=["x2"])
     with pytest.raises(ValueError, match="sdm' only"):
-        spatial_panel(panel, "y ~ x1", W, model="sar", durbin=["x1"])
+        spatial_panel("y ~ x1", panel, W, model="sar", durbin=["x1"])
     with pytest.raises(ValueError, match="model must be"):
-        spatial_panel(panel, "y ~ x1", W, model="sac")
+        spatial_panel("y ~ x1", panel, W, model="sac")
     with pytest.raises(ValueError, match="implies fe='individual'"):
-        spatial_panel(panel, "y ~ x1 | prov_code", W, fe="twoway")
+        spatial_panel("y ~ x1 | prov_code", panel, W, fe="twoway")
     with pytest.raises(ValueError, match="unit .* and/or time"):
-        spatial_panel(panel, "y ~ x1 | region", W)
+        spatial_panel("y ~ x1 | region", panel, W)
     with pytest.raises(ValueError, match="plain column name"):
-        spatial_panel(panel, "y ~ log(x1)", W)
+        spatial_panel("y ~ log(x1)", panel, W)
 
 
 # --------------------------------------------------------------------------- real data
@@ -322,5 +322,21 @@ def test_pku_province_index_is_spatially_clustered(shared_data):
     W = SpatialWeights.from_registry("queen")
     m = morans_i(df, "ln_index", W, permutations=999, seed=0)
     assert m.loc["pooled", "I"] > 0.2 and m.loc["pooled", "p_perm"] == pytest.approx(2 / 1000)
-    res = spatial_panel(df, "ln_index ~ ln_digit", W, model="sdm", fe="twoway", draws=200)
+    res = spatial_panel("ln_index ~ ln_digit", df, W, model="sdm", fe="twoway", draws=200)
     assert np.isfinite(res.params).all() and -1 < res.params["rho"] < 1
+
+
+def test_old_argument_order_is_refused(W, panel):
+    """spatial_panel(data, formula, W) (the order before the formula-first API) raises, not swaps."""
+    with pytest.raises(TypeError, match=r"order changed.*call spatial_panel\('y ~ x1', data, W, \.\.\.\)"):
+        spatial_panel(panel, "y ~ x1", W, draws=0)
+
+
+def test_spatial_names_at_top_level():
+    import fiproxy
+    from fiproxy.estimators import spatial_tests, spatial_weights
+
+    assert fiproxy.SpatialWeights is spatial_weights.SpatialWeights
+    assert fiproxy.morans_i is spatial_tests.morans_i
+    assert fiproxy.lm_tests is spatial_tests.lm_tests
+    assert {"SpatialWeights", "morans_i", "lm_tests"} <= set(dir(fiproxy))

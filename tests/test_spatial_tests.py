@@ -94,7 +94,7 @@ def _lm_reference(y, Z, Wd, T):
 
 @pytest.mark.parametrize("fe", ["individual", "time", "twoway"])
 def test_lm_tests_match_kronecker_formulas(W, panel, fe):
-    out = lm_tests(panel, "y ~ x1 + x2", W, fe=fe)
+    out = lm_tests("y ~ x1 + x2", panel, W, fe=fe)
     p = prepare_spatial_panel(panel, "y ~ x1 + x2", W, unit="prov_code", time="year", fe=fe)
     a = model_arrays(p)
     ref = _lm_reference(a["y"], a["Z"], W.dense(), 13)
@@ -108,7 +108,7 @@ def test_lm_tests_match_spreg(W, panel):
     LM-error and robust LM-lag then differ from ours by the factor (NT/(NT-k))² and NT/(NT-k) exactly; rel. 1e-8."""
     from spreg import diagnostics_panel as dp
 
-    out = lm_tests(panel, "y ~ x1 + x2", W, fe="individual")
+    out = lm_tests("y ~ x1 + x2", panel, W, fe="individual")
     p = prepare_spatial_panel(panel, "y ~ x1 + x2", W, unit="prov_code", time="year", fe="individual")
     a = model_arrays(p)
     NT, k = len(a["y"]), a["Z"].shape[1] + 1
@@ -123,10 +123,10 @@ def test_lm_tests_match_spreg(W, panel):
 
 def test_lm_tests_power(W):
     lag = simulate_sdm(W, rho=0.5, theta=(0.0, 0.0), seed=11)
-    res = lm_tests(lag, "y ~ x1 + x2", W)
+    res = lm_tests("y ~ x1 + x2", lag, W)
     assert res.loc["LM_lag", "p"] < 0.01
     null = simulate_sdm(W, rho=0.0, theta=(0.0, 0.0), seed=12)
-    assert lm_tests(null, "y ~ x1 + x2", W).loc["LM_lag", "p"] > 0.001
+    assert lm_tests("y ~ x1 + x2", null, W).loc["LM_lag", "p"] > 0.001
 
 
 def test_bad_input(W, panel):
@@ -137,4 +137,9 @@ def test_bad_input(W, panel):
     with pytest.raises(ValueError, match="permutations"):
         morans_i(panel, "y", W, permutations=0)
     with pytest.raises(ValueError, match="not match the panel's units"):
-        lm_tests(panel[panel.prov_code != 11], "y ~ x1", W)
+        lm_tests("y ~ x1", panel[panel.prov_code != 11], W)
+
+
+def test_lm_tests_old_argument_order_is_refused(W, panel):
+    with pytest.raises(TypeError, match=r"order changed.*call lm_tests\('y ~ x1', data, W, \.\.\.\)"):
+        lm_tests(panel, "y ~ x1", W)

@@ -37,7 +37,7 @@ def hansen(shared_data):
 
 @pytest.fixture(scope="module")
 def hansen_single(hansen):
-    return fiproxy.threshold(hansen, HANSEN_FORMULA, q=Q, regime=Z, bootstrap=0)
+    return fiproxy.threshold(HANSEN_FORMULA, hansen, q=Q, regime=Z, bootstrap=0)
 
 
 def simulated_panel(n_units=60, n_periods=6, gamma=0.5, effect=1.0, unbalanced=False, seed=0):
@@ -122,7 +122,7 @@ def test_hansen_single_threshold(hansen_single):
 @pytest.mark.realdata
 def test_hansen_double_threshold_exhaustive_grid(hansen):
     """Exhaustive grid, within transformation: second threshold 0.5400 (SSR 17.7237), first stays 0.0157."""
-    r = fiproxy.threshold(hansen, HANSEN_FORMULA, q=Q, regime=Z, n_thresholds=2, bootstrap=0)
+    r = fiproxy.threshold(HANSEN_FORMULA, hansen, q=Q, regime=Z, n_thresholds=2, bootstrap=0)
     th = r.extra["thresholds"]
     assert th.loc["Th-22", "threshold"] == pytest.approx(0.5400, abs=1e-4)
     assert th.loc["Th-22", "ssr"] == pytest.approx(17.7237, abs=1e-4)
@@ -133,7 +133,7 @@ def test_hansen_double_threshold_exhaustive_grid(hansen):
 def test_hansen_double_threshold_published_grid(hansen):
     """Hansen's published 0.0157 and 0.5362: his 393-point quantile grid (grid=400, trim 0.01)
     together with his stacking (demean, delete one period per firm)."""
-    r = fiproxy.threshold(hansen, HANSEN_FORMULA, q=Q, regime=Z, n_thresholds=2, grid=400,
+    r = fiproxy.threshold(HANSEN_FORMULA, hansen, q=Q, regime=Z, n_thresholds=2, grid=400,
                           transform="hansen", time="year", bootstrap=0)
     th = r.extra["thresholds"]
     assert r.stats["n_candidates"] == 393
@@ -142,7 +142,7 @@ def test_hansen_double_threshold_published_grid(hansen):
     assert th.loc["Th-22", "threshold"] == pytest.approx(0.5362, abs=1e-4)
     assert r.nobs == 7910 and r.stats["rows_after_transform"] == 565 * 13
     # the same grid with the within transformation misses it (0.5407), as does the exhaustive grid
-    r2 = fiproxy.threshold(hansen, HANSEN_FORMULA, q=Q, regime=Z, n_thresholds=2, grid=400, bootstrap=0)
+    r2 = fiproxy.threshold(HANSEN_FORMULA, hansen, q=Q, regime=Z, n_thresholds=2, grid=400, bootstrap=0)
     assert abs(r2.extra["thresholds"].loc["Th-22", "threshold"] - 0.5362) > 1e-3
 
 
@@ -203,9 +203,9 @@ def test_bootstrap_reproducible_and_independent_of_n_jobs():
     """Same seed -> identical draws for n_jobs=1 and 2; another seed -> other draws."""
     df = simulated_panel(n_units=40, n_periods=5, effect=0.6)
     kw = dict(q="q", regime="z", n_thresholds=2, bootstrap=[24, 24], seed=11)
-    a = fiproxy.threshold(df, "y ~ x | id", n_jobs=1, **kw)
-    b = fiproxy.threshold(df, "y ~ x | id", n_jobs=2, **kw)
-    c = fiproxy.threshold(df, "y ~ x | id", n_jobs=1, **{**kw, "seed": 12})
+    a = fiproxy.threshold("y ~ x | id", df, n_jobs=1, **kw)
+    b = fiproxy.threshold("y ~ x | id", df, n_jobs=2, **kw)
+    c = fiproxy.threshold("y ~ x | id", df, n_jobs=1, **{**kw, "seed": 12})
     for test in ("single", "double"):
         np.testing.assert_array_equal(a.extra["bootstrap_F"][test], b.extra["bootstrap_F"][test])
         assert not np.array_equal(a.extra["bootstrap_F"][test], c.extra["bootstrap_F"][test])
@@ -219,7 +219,7 @@ def test_bootstrap_reproducible_and_independent_of_n_jobs():
 def test_bootstrap_detects_strong_threshold_and_wild_scheme_runs():
     df = simulated_panel(n_units=50, n_periods=5, effect=1.0, unbalanced=True, seed=4)
     for scheme in ("residual", "wild"):
-        r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=49, seed=1,
+        r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=49, seed=1,
                               bootstrap_scheme=scheme, time="year")
         assert r.stats["F1_pvalue"] == 0.0
         assert r.stats["F1"] > r.stats["F1_crit1"]
@@ -228,7 +228,7 @@ def test_bootstrap_detects_strong_threshold_and_wild_scheme_runs():
 def test_f_statistic_definition():
     """F1 = (S0 - S1) / (S1 / (N - G)) with S0 the SSR of the linear fixed-effects model."""
     df = simulated_panel(seed=5)
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=0)
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=0)
     lin = pf.feols("y ~ x + z | id", data=df)
     s0 = float(np.sum(lin.resid() ** 2))
     assert r.stats["ssr_linear"] == pytest.approx(s0, rel=1e-10)
@@ -240,7 +240,7 @@ def test_unbalanced_slopes_match_pyfixest():
     """Unbalanced panel: estimates at the estimated threshold equal pyfixest's within estimator (1e-8),
     and the estimated threshold minimizes the SSR of such refits over the grid."""
     df = simulated_panel(n_units=50, n_periods=6, unbalanced=True, seed=7)
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=0, time="year")
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=0, time="year")
     assert not r.stats["balanced"]
     g = r.stats["thresholds"][0]
     d = df.assign(z_lo=df.z * (df.q <= g), z_hi=df.z * (df.q > g))
@@ -257,7 +257,7 @@ def test_unbalanced_slopes_match_pyfixest():
 
 def test_cluster_other_than_unit_matches_pyfixest():
     df = simulated_panel(seed=8)
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=0, vcov={"CRV1": "year"}, cluster="year")
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=0, vcov={"CRV1": "year"}, cluster="year")
     g = r.stats["thresholds"][0]
     d = df.assign(z_lo=df.z * (df.q <= g), z_hi=df.z * (df.q > g))
     m = pf.feols("y ~ x + z_lo + z_hi | id", data=d, vcov={"CRV1": "year"})
@@ -267,7 +267,7 @@ def test_cluster_other_than_unit_matches_pyfixest():
 # --------------------------------------------------------------------------- results API
 def test_result_tables_and_names():
     df = simulated_panel(seed=9, effect=0.8)
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=2, bootstrap=[19, 0], seed=2)
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", n_thresholds=2, bootstrap=[19, 0], seed=2)
     assert r.model == "threshold"
     assert list(r.extra["tests"].index) == ["single", "double"]
     assert np.isnan(r.extra["tests"].loc["double", "p"]) and r.extra["tests"].loc["double", "B"] == 0
@@ -284,13 +284,13 @@ def test_too_few_distinct_values_for_trimming():
     df = simulated_panel(seed=1)
     df["q"] = (df["q"] > 0.99).astype(float)  # two values, the upper one holds ~1% of rows
     with pytest.raises(ValueError, match="distinct values.*no candidate threshold"):
-        fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", trim=0.05, bootstrap=0)
+        fiproxy.threshold("y ~ x | id", df, q="q", regime="z", trim=0.05, bootstrap=0)
 
 
 def test_few_candidates_warns():
     df = simulated_panel(seed=1)
     df["q"] = np.round(df["q"] * 4) / 4  # five distinct values
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=0)
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=0)
     assert any("only" in w and "candidate thresholds" in w for w in r.warnings)
 
 
@@ -298,9 +298,9 @@ def test_too_many_thresholds_for_the_data():
     df = simulated_panel(seed=1)
     df["q"] = np.round(df["q"] * 2) / 2  # three distinct values -> at most two thresholds
     with pytest.raises(ValueError, match="cannot estimate 3 thresholds"):
-        fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=3, bootstrap=0)
+        fiproxy.threshold("y ~ x | id", df, q="q", regime="z", n_thresholds=3, bootstrap=0)
     with pytest.raises(ValueError, match="n_thresholds must be 1, 2 or 3"):
-        fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=4)
+        fiproxy.threshold("y ~ x | id", df, q="q", regime="z", n_thresholds=4)
 
 
 @pytest.mark.parametrize("kwargs, exc, pattern", [
@@ -320,19 +320,26 @@ def test_bad_arguments(kwargs, exc, pattern):
     args = dict(formula="y ~ x | id", q="q", regime="z", bootstrap=0) | kwargs
     formula = args.pop("formula")
     with pytest.raises(exc, match=pattern):
-        fiproxy.threshold(df, formula, **args)
+        fiproxy.threshold(formula, df, **args)
+
+
+def test_old_argument_order_is_refused():
+    """threshold(data, formula) (the order before the formula-first API) raises, not swaps."""
+    df = simulated_panel(seed=1)
+    with pytest.raises(TypeError, match=r"order changed.*call threshold\('y ~ x \| id', data, \.\.\.\)"):
+        fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=0)
 
 
 def test_bad_data():
     df = simulated_panel(seed=1)
     with pytest.raises(ValueError, match="missing values"):
-        fiproxy.threshold(df.assign(q=df.q.where(df.index != 3)), "y ~ x | id", q="q", regime="z", bootstrap=0)
+        fiproxy.threshold("y ~ x | id", df.assign(q=df.q.where(df.index != 3)), q="q", regime="z", bootstrap=0)
     with pytest.raises(ValueError, match="does not vary within units"):
-        fiproxy.threshold(df.assign(x=df.id * 1.0), "y ~ x | id", q="q", regime="z", bootstrap=0)
+        fiproxy.threshold("y ~ x | id", df.assign(x=df.id * 1.0), q="q", regime="z", bootstrap=0)
     with pytest.raises(ValueError, match="duplicate"):
-        fiproxy.threshold(pd.concat([df, df.iloc[:1]]), "y ~ x | id", q="q", regime="z", time="year", bootstrap=0)
+        fiproxy.threshold("y ~ x | id", pd.concat([df, df.iloc[:1]]), q="q", regime="z", time="year", bootstrap=0)
     short = pd.concat([df, pd.DataFrame({"id": [999], "year": [0], "y": [0.0], "x": [0.0], "z": [0.0], "q": [0.5]})])
-    r = fiproxy.threshold(short, "y ~ x | id", q="q", regime="z", bootstrap=0)
+    r = fiproxy.threshold("y ~ x | id", short, q="q", regime="z", bootstrap=0)
     assert any("dropped 1 unit" in w for w in r.warnings)
 
 
@@ -341,7 +348,7 @@ def test_lr_profile_plot(tmp_path):
     from fiproxy.report.threshold_plot import lr_profile_plot
 
     df = simulated_panel(seed=9, effect=0.8)
-    r = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=2, bootstrap=0)
+    r = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", n_thresholds=2, bootstrap=0)
     fig = lr_profile_plot(r, tmp_path / "lr.png")
     assert len(fig.axes) == 3 and (tmp_path / "lr.png").stat().st_size > 1000
     line = fig.axes[0].lines[0]
@@ -355,7 +362,7 @@ def test_lr_profile_plot(tmp_path):
 def test_no_regime_independent_regressors_and_two_regime_regressors():
     """'y ~ 1 | id' and two regime-dependent regressors: slopes equal pyfixest at the estimate."""
     df = simulated_panel(seed=12, effect=1.0).assign(z2=lambda d: np.sin(d.x) + d.q)
-    r = fiproxy.threshold(df, "y ~ 1 | id", q="q", regime=["z", "z2"], bootstrap=9, seed=3, n_jobs=-1)
+    r = fiproxy.threshold("y ~ 1 | id", df, q="q", regime=["z", "z2"], bootstrap=9, seed=3, n_jobs=-1)
     g = r.stats["thresholds"][0]
     assert g == pytest.approx(0.5, abs=0.05)
     d = df.assign(a=df.z * (df.q <= g), b=df.z2 * (df.q <= g), c=df.z * (df.q > g), e=df.z2 * (df.q > g))

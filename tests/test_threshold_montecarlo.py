@@ -30,7 +30,7 @@ def _panel(rng, n_units, n_periods, thresholds=(0.5,), effects=(1.0,)):
 
 def _recovery(reps, n_units, seed):
     rng = np.random.default_rng(seed)
-    est = [fiproxy.threshold(_panel(rng, n_units, 5), "y ~ x | id", q="q", regime="z", bootstrap=0)
+    est = [fiproxy.threshold("y ~ x | id", _panel(rng, n_units, 5), q="q", regime="z", bootstrap=0)
            .stats["th1"] for _ in range(reps)]
     return np.abs(np.array(est) - 0.5)
 
@@ -40,7 +40,7 @@ def _size(reps, n_units, B, seed):
     p = []
     for r in range(reps):
         df = _panel(rng, n_units, 5, effects=(0.0,))
-        p.append(fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", bootstrap=B, seed=r).stats["F1_pvalue"])
+        p.append(fiproxy.threshold("y ~ x | id", df, q="q", regime="z", bootstrap=B, seed=r).stats["F1_pvalue"])
     return np.array(p)
 
 
@@ -84,6 +84,6 @@ def test_double_threshold_recovered():
     hits = 0
     for _ in range(30):
         df = _panel(rng, 200, 5, thresholds=(0.3, 0.7), effects=(1.0, -1.5))
-        g = fiproxy.threshold(df, "y ~ x | id", q="q", regime="z", n_thresholds=2, bootstrap=0).stats["thresholds"]
+        g = fiproxy.threshold("y ~ x | id", df, q="q", regime="z", n_thresholds=2, bootstrap=0).stats["thresholds"]
         hits += abs(g[0] - 0.3) < 0.03 and abs(g[1] - 0.7) < 0.03
     assert hits >= 27

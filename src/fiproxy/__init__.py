@@ -24,6 +24,9 @@ _API = {
     "threshold": "fiproxy.estimators.threshold",
     "gmm": "fiproxy.estimators.gmm",
     "spatial_panel": "fiproxy.estimators.spatial",
+    "SpatialWeights": "fiproxy.estimators.spatial_weights",
+    "morans_i": "fiproxy.estimators.spatial_tests",
+    "lm_tests": "fiproxy.estimators.spatial_tests",
     "did": "fiproxy.estimators.did",
     "spec_curve": "fiproxy.estimators.spec_curve",
 }

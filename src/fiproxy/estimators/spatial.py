@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from fiproxy.estimators.call_order import require_formula_first
 from fiproxy.estimators.result import Result
 from fiproxy.estimators.spatial_data import model_arrays, prepare_spatial_panel
 from fiproxy.estimators.spatial_effects import (
@@ -41,8 +42,8 @@ _MODELS = ("sar", "sem", "sdm")
 
 
 def spatial_panel(
-    data: pd.DataFrame,
     formula: str,
+    data: pd.DataFrame,
     W,
     *,
     model: str = "sdm",
@@ -61,12 +62,12 @@ def spatial_panel(
 
     Parameters
     ----------
-    data : DataFrame
-        Long panel with ``unit`` and ``time`` columns; must be balanced (every
-        unit in every period, no missing values in the model's columns).
     formula : str
         ``"y ~ x1 + x2"`` or with fixed effects ``"y ~ x1 + x2 | prov_code + year"``.
         Plain column names only.
+    data : DataFrame
+        Long panel with ``unit`` and ``time`` columns; must be balanced (every
+        unit in every period, no missing values in the model's columns).
     W : SpatialWeights or DataFrame
         Weights whose unit ids equal the panel's units (any order). Period
         effects need a row-standardized W.
@@ -98,6 +99,7 @@ def spatial_panel(
         ``sigma2``, ``aic``, ``bic``, ``fe``, ``lee_yu``, ``N``, ``T``;
         ``extra["vcov_full"]`` includes σ².
     """
+    require_formula_first("spatial_panel", formula, data, ", W")
     model = str(model).lower()
     if model not in _MODELS:
         raise ValueError(f"model must be one of {_MODELS}, got {model!r}")

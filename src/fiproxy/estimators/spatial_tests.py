@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fiproxy.estimators.call_order import require_formula_first
 from fiproxy.estimators.spatial_data import balanced_wide, model_arrays, panel_frame, prepare_spatial_panel
 from fiproxy.estimators.spatial_weights import SpatialWeights
 
@@ -119,8 +120,8 @@ def morans_i(
 
 
 def lm_tests(
-    data: pd.DataFrame,
     formula: str,
+    data: pd.DataFrame,
     W: SpatialWeights | pd.DataFrame,
     *,
     fe: str | None = None,
@@ -134,6 +135,7 @@ def lm_tests(
     ``LM_lag``, ``robust_LM_lag``, ``LM_error``, ``robust_LM_error`` with
     ``stat``, ``df`` (1) and ``p``; ``attrs`` hold σ² and the fixed effects.
     """
+    require_formula_first("lm_tests", formula, data, ", W")
     panel = prepare_spatial_panel(data, formula, W, unit=unit, time=time, fe=fe)
     arr = model_arrays(panel)
     y, Z = arr["y"], arr["Z"]

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from fiproxy.estimators.call_order import require_formula_first
 from fiproxy.estimators.demean import factorize_fe
 from fiproxy.estimators.result import Result
 from fiproxy.estimators.threshold_bootstrap import UnitResampler, bootstrap_F
@@ -118,8 +119,8 @@ def _prepare(data, spec, q, regime, time, cluster):
 
 
 def threshold(
-    data: pd.DataFrame,
     formula: str,
+    data: pd.DataFrame,
     *,
     q: str,
     regime: str | list[str],
@@ -141,9 +142,9 @@ def threshold(
 
     Parameters
     ----------
-    data : DataFrame, one row per unit and period.
     formula : ``"y ~ x1 + x2 | unit"`` — outcome, regime-independent regressors
         (``"y ~ 1 | unit"`` for none) and the panel unit whose fixed effects are absorbed.
+    data : DataFrame, one row per unit and period.
     q : threshold variable.
     regime : regime-dependent regressor(s) (their slopes change at each threshold).
     n_thresholds : 1, 2 or 3 (estimated sequentially, the first refined once the second is known).
@@ -176,6 +177,7 @@ def threshold(
     ``extra["thresholds"]`` and ``extra["tests"]`` are tables, ``extra["lr_profiles"]``
     the SSR/LR profiles and ``extra["bootstrap_F"]`` the bootstrap draws.
     """
+    require_formula_first("threshold", formula, data)
     if n_thresholds not in (1, 2, 3):
         raise ValueError(f"n_thresholds must be 1, 2 or 3 (Hansen's sequential procedure), got {n_thresholds!r}")
     if transform not in _TRANSFORMS:
