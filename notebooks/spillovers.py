@@ -47,7 +47,7 @@ pooled = mi.loc["pooled"]
 out.number("spillovers.moran.I", pooled["I"], label=f"pooled Moran's I of {y}")
 out.number("spillovers.moran.p", pooled["p_perm"], fmt="{:.3f}", label="permutation p-value")
 rhs = " + ".join([x, *S.get("controls", [])])
-lm = lm_tests(data, f"{y} ~ {rhs} | prov_code + year", W)
+lm = lm_tests(f"{y} ~ {rhs} | prov_code + year", data, W)
 lm_tab = pd.DataFrame({"statistic": [f"{v:.2f}" for v in lm["stat"]], "p-value": [f"{v:.3f}" for v in lm["p"]]},
                       index=pd.Index(lm.index, name="test"))
 for t, r in lm.iterrows():

@@ -74,7 +74,7 @@ def _threshold(S, m, data, *, seed=0, draws=0, **_):
     d = data.dropna(subset=[S["outcome"], m["threshold_var"], *m["regime"], *controls])  # dummies of observed years
     d, years = year_dummies(d) if "year" in S.get("fixed_effects", []) else (d, [])
     rhs = " + ".join(controls + years) or "1"
-    return fiproxy.threshold(d, f"{S['outcome']} ~ {rhs} | prov_code", q=m["threshold_var"], regime=m["regime"],
+    return fiproxy.threshold(f"{S['outcome']} ~ {rhs} | prov_code", d, q=m["threshold_var"], regime=m["regime"],
                              n_thresholds=m.get("n_thresholds", 1), trim=m.get("trim", 0.05),
                              grid=m.get("grid", "all"), bootstrap=draws or m.get("B", 300), seed=seed, time="year",
                              vcov={"CRV1": "prov_code"})
@@ -97,7 +97,7 @@ def _spatial(S, m, data, *, seed=0, draws=0, **_):
     rhs = " + ".join([S["treatment"], *S.get("controls", [])])
     d = balanced_rows(data, [S["outcome"], S["treatment"], *S.get("controls", [])])
     fe = {"twoways": "twoway", "individual": "individual", "time": "time"}[m.get("effects", "twoways")]
-    return fiproxy.spatial_panel(d, f"{S['outcome']} ~ {rhs}", SpatialWeights.from_registry(m.get("weights", "queen")),
+    return fiproxy.spatial_panel(f"{S['outcome']} ~ {rhs}", d, SpatialWeights.from_registry(m.get("weights", "queen")),
                                  model=m["model"], fe=fe, draws=draws or 1000, seed=seed)
 
 
