@@ -28,15 +28,16 @@ def _stable(man: dict) -> dict:
     return out
 
 
-def test_byte_identical_outputs_across_runs_and_job_counts(tmp_path):
+def test_byte_identical_outputs_across_runs_job_counts_and_back_ends(tmp_path):
     a = run_pipeline(runs_dir=tmp_path / "a", pipeline_file=MINI, use_cache=False, jobs=1, progress=None)
     b = run_pipeline(runs_dir=tmp_path / "b", pipeline_file=MINI, use_cache=False, jobs=2, progress=None)
-    oa, ob = _outputs(a.run_dir), _outputs(b.run_dir)
+    c = run_pipeline(runs_dir=tmp_path / "c", pipeline_file=MINI, use_cache=False, jobs=2, backend="dask",
+                     progress=None)
+    oa, ob, oc = _outputs(a.run_dir), _outputs(b.run_dir), _outputs(c.run_dir)
     assert oa.keys() == ob.keys() and any(k.endswith(".csv") for k in oa) and any(k.endswith(".png") for k in oa)
-    assert oa == ob
-    ma = json.loads((a.run_dir / "manifest.json").read_text())
-    mb = json.loads((b.run_dir / "manifest.json").read_text())
-    assert _stable(ma) == _stable(mb)
+    assert oa == ob == oc
+    ma, mb, mc = (json.loads((r.run_dir / "manifest.json").read_text()) for r in (a, b, c))
+    assert _stable(ma) == _stable(mb) == _stable(mc)
 
 
 def test_verify_reexecutes_and_reports_differences(tmp_path):

@@ -35,6 +35,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="override a notebook parameter (validated before anything runs)")
     p.add_argument("--only", action="append", default=None, metavar="STAGE", help="run only this stage (and its dependencies)")
     p.add_argument("--jobs", type=int, default=2, help="notebooks executed at the same time (default 2)")
+    p.add_argument("--backend", default="threads",
+                   help="threads (default), dask (local cluster of --jobs workers) or a Dask scheduler address")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds a notebook cell may run (default 900)")
     p.add_argument("--no-cache", action="store_true", help="execute every notebook even when cached results exist")
     p.add_argument("--runs-dir", type=Path, default=REPO_DIR / "runs", help="where run directories go (default runs/)")
@@ -50,7 +52,7 @@ def _run(args) -> tuple[int, object]:
         summary = run_pipeline(data_dir=args.data, seed=DEFAULT_SEED if args.seed is None else args.seed,
                                overrides=dict(args.param), only=args.only, runs_dir=args.runs_dir, jobs=args.jobs,
                                timeout=args.timeout, use_cache=not args.no_cache,
-                               pipeline_file=args.pipeline or PIPELINE_FILE)
+                               pipeline_file=args.pipeline or PIPELINE_FILE, backend=args.backend)
     except (ParameterError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2, None

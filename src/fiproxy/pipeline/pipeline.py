@@ -8,6 +8,7 @@ data and parameters are unchanged; the manifest records provenance and status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import signal
@@ -115,6 +116,25 @@ class RunSummary:
     seconds: float
 
 
+@contextlib.contextmanager
+def _executor(backend: str, jobs: int):
+    """The executor of a back-end name (None: the runner's own threads)."""
+    if backend == "threads":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if backend == "dask":
+        with LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client.get_executor()
+    elif "://" in backend:
+        with Client(backend) as client:
+            yield client.get_executor()
+    else:
+        raise ValueError(f"unknown back end {backend!r}: use 'threads', 'dask' or a scheduler address 'tcp://…'")
+
+
 def new_run_id(tasks: list[NotebookTask]) -> str:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     h = hashlib.sha256(repr([(t.name, sorted(t.params.items())) for t in tasks]).encode()).hexdigest()[:6]
@@ -124,8 +144,14 @@ def new_run_id(tasks: list[NotebookTask]) -> str:
 def run_pipeline(*, data_dir: str = "", seed: int = DEFAULT_SEED, overrides: dict | None = None,
                  only: list[str] | None = None, runs_dir: Path | str = REPO_DIR / "runs", jobs: int = 2,
                  timeout: float = 900.0, use_cache: bool = True, pipeline_file: Path = PIPELINE_FILE,
-                 progress: Callable[[str], None] | None = print) -> RunSummary:
-    """Validate, then execute the pipeline into a new run directory."""
+                 backend: str = "threads", progress: Callable[[str], None] | None = print) -> RunSummary:
+    """Validate, then execute the pipeline into a new run directory.
+
+    ``backend``: ``"threads"`` (default: ``jobs`` local threads, each driving one kernel),
+    ``"dask"`` (a local Dask cluster of ``jobs`` single-threaded worker processes) or the address
+    of a running Dask scheduler (``"tcp://host:8786"``) whose workers share this file system.
+    Results do not depend on the back end.
+    """
     t0 = time.perf_counter()
     tasks = plan(data_dir=data_dir, seed=seed, overrides=overrides, only=only,
                  pipeline_file=pipeline_file)  # errors before any kernel
@@ -139,7 +165,7 @@ def run_pipeline(*, data_dir: str = "", seed: int = DEFAULT_SEED, overrides: dic
     man = new_manifest(run_id, data=data, seed=seed,
                        tasks={t.name: {"notebook": str(t.path.relative_to(REPO_DIR)), "params": t.params,
                                        "depends_on": list(t.depends_on), "status": "pending"} for t in tasks},
-                       options={"jobs": jobs, "timeout": timeout, "cache": use_cache, "overrides": overrides or {},
+                       options={"jobs": jobs, "backend": backend, "timeout": timeout, "cache": use_cache, "overrides": overrides or {},
                                 "pipeline": str(Path(pipeline_file).resolve())})
     if stale:
         man["events"].append({"time": now(), "event": f"earlier interrupted runs found: {stale}"})
@@ -158,9 +184,10 @@ def run_pipeline(*, data_dir: str = "", seed: int = DEFAULT_SEED, overrides: dic
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM -> KeyboardInterrupt -> recorded
     try:
-        outcomes = run_notebooks(tasks, run_dir, jobs=jobs, timeout=timeout,
-                                 cache=Cache(runs_dir / ".cache") if use_cache else None,
-                                 data_hashes=hashes, on_event=on_event)
+        with _executor(backend, jobs) as executor:
+            outcomes = run_notebooks(tasks, run_dir, jobs=jobs, timeout=timeout,
+                                     cache=Cache(runs_dir / ".cache") if use_cache else None,
+                                     data_hashes=hashes, on_event=on_event, executor=executor)
     except KeyboardInterrupt:
         man.update(status="interrupted", finished=now())
         man["events"].append({"time": now(), "event": "interrupted by signal"})

@@ -20,7 +20,7 @@ import logging
 import shutil
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -141,11 +141,15 @@ def run_notebooks(
     cache: Cache | None = None,
     data_hashes: dict[str, str] | None = None,
     on_event: Callable[[TaskOutcome], None] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, TaskOutcome]:
     """Run notebook tasks into ``run_dir/notebooks/<name>/``; return outcomes by name.
 
     ``timeout`` applies to every cell (nbclient's execution timeout): a hung
-    kernel is stopped and the task reported as ``timeout``.
+    kernel is stopped and the task reported as ``timeout``. ``executor`` runs the
+    notebooks elsewhere (any ``concurrent.futures.Executor``, e.g. a Dask
+    ``Client.get_executor()`` whose workers see the same file system); by default
+    ``jobs`` local threads each drive one kernel.
     """
     _validate(tasks)
     ensure_kernelspec()
@@ -161,7 +165,7 @@ def run_notebooks(
         if on_event:
             on_event(o)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nb")
+    pool = executor or ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="nb")
     try:
         while pending or running:
             for name, t in list(pending.items()):
@@ -202,7 +206,9 @@ def run_notebooks(
     except BaseException:
         # Interrupted (SIGINT/SIGTERM): do not wait for running notebooks; their staging
         # directories are never published, and their kernels exit with this process.
-        pool.shutdown(wait=False, cancel_futures=True)
+        if executor is None:
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    if executor is None:
+        pool.shutdown(wait=True)
     return outcomes
