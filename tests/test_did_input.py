@@ -101,3 +101,27 @@ def test_first_period_treated_units_dropped_with_warning():
     res = did(d, **ARGS, aggregate="simple")
     assert res.stats["n_units"] == 20
     assert any("dropped 3 units treated in the first period" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("bootstrap", [False, True])
+def test_non_finite_influence_function_is_an_error_not_a_zero_se(monkeypatch, bootstrap):
+    """A NaN in one cell's influence function used to become SE 0 (analytic) or a dropped SE (bootstrap)."""
+    import fiproxy.estimators.did_cs as did_cs
+
+    real = did_cs.att_2x2
+    calls = []
+
+    def nan_in_third_cell(*args, **kwargs):
+        att, inf = real(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 3:
+            inf = inf.copy()
+            inf[0] = np.nan
+        return att, inf
+
+    monkeypatch.setattr(did_cs, "att_2x2", nan_in_third_cell)
+    with pytest.raises(FloatingPointError, match="non-finite influence function"):
+        did(_panel(), **(ARGS | {"bootstrap": bootstrap, "biters": 99, "seed": 1}))
+    monkeypatch.setattr(did_cs, "att_2x2", real)
+    res = did(_panel(), **(ARGS | {"bootstrap": bootstrap, "biters": 99, "seed": 1}))
+    assert np.isfinite(res.vcov.to_numpy()).all()

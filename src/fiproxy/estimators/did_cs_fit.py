@@ -36,7 +36,17 @@ class Inference:
     cband: bool
 
     def infer(self, est: np.ndarray, inf: np.ndarray) -> dict:
-        """se, vcov and band critical value for estimates with influence functions ``inf`` (n × k)."""
+        """se, vcov and band critical value for estimates with influence functions ``inf`` (n × k).
+
+        A non-finite influence function is an error: it would otherwise turn into
+        a zero (analytic) or missing (bootstrap) standard error without notice.
+        """
+        bad = ~np.isfinite(inf).all(axis=0)
+        if bad.any():
+            raise FloatingPointError(
+                f"non-finite influence function for {int(bad.sum())} of {bad.size} estimates "
+                f"(columns {np.flatnonzero(bad).tolist()}): the 2x2 comparisons produced NaN or inf "
+                "(extreme propensity scores or weights?); no standard errors are reported")
         z = float(st.norm.ppf(1 - self.alpha / 2))
         V = analytic_vcov(inf, self.cluster)
         zero = np.diag(V) <= 1e-30
@@ -58,6 +68,14 @@ class Inference:
             "band_lower": est - r["crit"] * se, "band_upper": est + r["crit"] * se,
         }, index=index)
         return tab, r
+
+
+def _vcov_frame(V: np.ndarray, names: list) -> pd.DataFrame:
+    """The covariance as a labelled frame; a non-finite entry is an error, never a zero."""
+    if not np.isfinite(V).all():
+        raise FloatingPointError("non-finite entries in the covariance of " + ", ".join(
+            str(names[i]) for i in np.flatnonzero(~np.isfinite(V).all(axis=0))))
+    return pd.DataFrame(V, index=names, columns=names)
 
 
 def _pretrend_wald(a: AttGT, cells: list, cluster: np.ndarray, anticipation: int) -> dict:
@@ -111,7 +129,7 @@ def aggregate(res: Result, kind: str, *, balance_e=None, min_e: float = -np.inf,
     extra["table"] = tab
     extra["crit_value"] = crit
     return Result(params=pd.Series(est, index=names, name="estimate"),
-                  vcov=pd.DataFrame(np.nan_to_num(V), index=names, columns=names),
+                  vcov=_vcov_frame(V, names),
                   nobs=res.nobs, model=res.model, spec=newspec, df_t=None, vcov_type=res.vcov_type,
                   stats=res.stats, warnings=res.warnings, extra=extra)
 
@@ -153,7 +171,7 @@ def callaway_santanna(p: StaggeredPanel, *, spec: dict, control: str, est_method
         "panel_notes": list(p.notes), "_attgt": a, "_inference": inf_spec, "_attgt_vcov": r["vcov"],
     }
     base = Result(params=pd.Series(a.att, index=names, name="estimate"),
-                  vcov=pd.DataFrame(np.nan_to_num(r["vcov"]), index=names, columns=names),
+                  vcov=_vcov_frame(r["vcov"], names),
                   nobs=int(p.n * len(p.times)), model="did-cs", spec=spec, df_t=None, vcov_type=label,
                   stats=stats, warnings=tuple(p.notes), extra=extra)
     return aggregate(base, aggregate_kind, balance_e=balance_e, min_e=min_e, max_e=max_e)
