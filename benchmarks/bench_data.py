@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from benchmarks._common import REPO, median_time, shared_data_dir
 from fiproxy.data import build_panel, simulate_panel
 from fiproxy.data.real import RECIPE
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
+DATA = shared_data_dir()
 
 
 def pandas_anchor(root: Path) -> pd.DataFrame:
@@ -43,16 +41,6 @@ def pandas_anchor(root: Path) -> pd.DataFrame:
         df = df[["prov_code", "year", *spec.mapping]].rename(columns=spec.mapping)
         out = df if out is None else out.merge(df, on=["prov_code", "year"], how="outer")
     return out
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()  # warm-up (imports, registry and catalog caches)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main(argv=None) -> str:

@@ -13,16 +13,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks._common import best_time, shared_data_dir
 from fiproxy.estimators.did import did
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mpdta" / "mpdta.csv"
+DATA = shared_data_dir() / "mpdta" / "mpdta.csv"
 B = 999
 
 
@@ -52,16 +51,6 @@ def run_differences(d: pd.DataFrame) -> float:
     return float(ev.iloc[3, 0])
 
 
-def best_time(fn, d, repeat: int) -> tuple[float, float]:
-    fn(d)  # warm-up (imports, first-call compilation)
-    times, val = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        val = fn(d)
-        times.append(time.perf_counter() - t0)
-    return min(times), val
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeat", type=int, default=5)
@@ -69,11 +58,11 @@ def main() -> None:
     d = pd.read_csv(DATA)
     rows = []
     warnings.simplefilter("ignore")
-    t_fi, v_fi = best_time(run_fiproxy, d, args.repeat)
+    t_fi, v_fi = best_time(run_fiproxy, d, repeat=args.repeat)
     rows.append(("fiproxy.did", t_fi, v_fi))
     for name, fn in (("csdid", run_csdid), ("differences", run_differences)):
         try:
-            t, v = best_time(fn, d, args.repeat)
+            t, v = best_time(fn, d, repeat=args.repeat)
         except ImportError as err:
             print(f"<!-- {name} not installed: {err} -->")
             continue

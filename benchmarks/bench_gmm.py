@@ -20,12 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from benchmarks._common import median_time, read_shared_csv
 from fiproxy.estimators.gmm import gmm
 
 AB = dict(panel=("id", "year"), lags=2, exog=["l(w, 0:1)", "l(k, 0:2)", "l(ys, 0:2)"])
@@ -33,21 +31,7 @@ BB = dict(panel=("id", "year"), lags=1, endogenous=["l(w, 0:1)", "l(k, 0:1)"], s
 
 
 def load() -> pd.DataFrame:
-    root = Path(os.environ.get("FIPROXY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    path = root / "abdata" / "abdata.csv"
-    if not path.exists():
-        raise SystemExit(f"abdata not found at {path} (set FIPROXY_SHARED_DATA)")
-    return pd.read_csv(path)
-
-
-def median_time(fn, repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return read_shared_csv("abdata", "abdata.csv")
 
 
 def panelols_anchor(df: pd.DataFrame):

@@ -27,17 +27,16 @@ Run from the repository root: ``python -m benchmarks.bench_spatial [--repeat N]`
 from __future__ import annotations
 
 import argparse
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks._common import best_time, shared_data_dir
 from fiproxy.estimators.spatial import spatial_panel
 from fiproxy.estimators.spatial_weights import SpatialWeights
 
-CITY_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "pku_dfiic" / "pku_dfiic_city_2011_2023.csv"
+CITY_CSV = shared_data_dir() / "pku_dfiic" / "pku_dfiic_city_2011_2023.csv"
 _RENAMED = {5406: 5424}  # Nagqu: prefecture-level city since 2018, cpca lists the former prefecture code
 
 
@@ -93,16 +92,6 @@ def run_spreg(d: pd.DataFrame, W: SpatialWeights, formula: str, unit: str) -> fl
         warnings.simplefilter("ignore")
         m = spreg.Panel_FE_Lag(d[[yname]].to_numpy(float), np.hstack([X, WX]), w)
     return float(m.rho)
-
-
-def best_time(fn, *args, repeat: int) -> tuple[float, float]:
-    fn(*args)  # warm-up
-    times, val = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        val = fn(*args)
-        times.append(time.perf_counter() - t0)
-    return min(times), val
 
 
 def cases():

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import fiproxy
+from benchmarks._common import read_shared_csv, timed
 from fiproxy.estimators.demean import demean, factorize_fe
 
 XS = ["tobin_q_lag1", "tobin_q_lag1_sq_div100", "tobin_q_lag1_cu_div1000", "debt_assets_lag1",
@@ -38,17 +37,7 @@ Q, Z = "debt_assets_lag1", "cashflow_assets_lag1"
 
 
 def load() -> pd.DataFrame:
-    root = Path(os.environ.get("FIPROXY_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-    path = root / "hansen1999" / "hansen1999.csv"
-    if not path.exists():
-        raise SystemExit(f"Hansen data not found at {path} (set FIPROXY_SHARED_DATA)")
-    return pd.read_csv(path)
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
+    return read_shared_csv("hansen1999", "hansen1999.csv")
 
 
 def naive_profile(df: pd.DataFrame, grid: np.ndarray) -> np.ndarray:

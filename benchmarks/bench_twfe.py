@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +25,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
+from benchmarks._common import median_time
 
 
 def panel(n: int, seed: int = 0) -> pd.DataFrame:
@@ -45,16 +46,6 @@ def panel(n: int, seed: int = 0) -> pd.DataFrame:
     return d
 
 
-def timeit(fn, repeat: int) -> float:
-    fn()  # warm-up (JIT compilation, caches)
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def run_case(n: int, repeat: int, with_linearmodels: bool) -> dict:
     import pyfixest as pf
 
@@ -63,8 +54,8 @@ def run_case(n: int, repeat: int, with_linearmodels: bool) -> dict:
     d = panel(n)
     fml = "y ~ x1 + x2 | unit + time"
     out = {"rows": len(d),
-           "fiproxy": timeit(lambda: fiproxy.twfe(fml, d, vcov={"CRV1": "unit"}), repeat),
-           "pyfixest": timeit(lambda: pf.feols(fml, d, vcov={"CRV1": "unit"}), repeat)}
+           "fiproxy": median_time(lambda: fiproxy.twfe(fml, d, vcov={"CRV1": "unit"}), repeat),
+           "pyfixest": median_time(lambda: pf.feols(fml, d, vcov={"CRV1": "unit"}), repeat)}
     if with_linearmodels:
         from linearmodels import PanelOLS
 
@@ -72,7 +63,7 @@ def run_case(n: int, repeat: int, with_linearmodels: bool) -> dict:
             p = d.set_index(["unit", "time"])
             return PanelOLS(p.y, p[["x1", "x2"]], entity_effects=True, time_effects=True).fit(
                 cov_type="clustered", cluster_entity=True)
-        out["PanelOLS"] = timeit(lm, repeat)
+        out["PanelOLS"] = median_time(lm, repeat)
     a = fiproxy.twfe(fml, d, vcov={"CRV1": "unit"})
     b = pf.feols(fml, d, vcov={"CRV1": "unit"})
     out["max |diff| coef"] = float(np.abs(a.params.to_numpy() - b.coef().to_numpy()).max())

@@ -23,12 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
+from benchmarks._common import best_time
 from fiproxy.estimators.inference.wild_bootstrap import wild_bootstrap
 from fiproxy.estimators.twfe import twfe
 
@@ -47,13 +47,7 @@ def simulate(G: int, n_per: int, seed: int = 1) -> pd.DataFrame:
 
 
 def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return best_time(fn, repeat=repeat)[0]
 
 
 def case(label: str, df: pd.DataFrame, fml: str, repeat: int) -> dict:
