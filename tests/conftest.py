@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,3 +23,9 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (set FIPROXY_SHARED_DATA or place ../shared/data beside the repo)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def mpdta(shared_data) -> pd.DataFrame:
+    """The did package's mpdta panel (county teen employment, staggered minimum-wage rises)."""
+    return pd.read_csv(shared_data / "mpdta" / "mpdta.csv")

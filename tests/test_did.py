@@ -28,11 +28,6 @@ ARGS = dict(y="lemp", unit="county_id", time="year", cohort="first_treat")
 
 
 @pytest.fixture(scope="module")
-def mpdta(shared_data) -> pd.DataFrame:
-    return pd.read_csv(shared_data / "mpdta" / "mpdta.csv")
-
-
-@pytest.fixture(scope="module")
 def base_fit(mpdta):
     return did(mpdta, **ARGS, aggregate="attgt", bootstrap=False)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fiproxy.estimators.did import did
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.realdata
 pytest.importorskip("fiproxy.estimators.twfe", reason="fiproxy.twfe is needed for the regression event studies")
 
 ARGS = dict(y="lemp", unit="county_id", time="year", cohort="first_treat")
-
-
-@pytest.fixture(scope="module")
-def mpdta(shared_data) -> pd.DataFrame:
-    return pd.read_csv(shared_data / "mpdta" / "mpdta.csv")
 
 
 @pytest.fixture(scope="module")
