@@ -71,12 +71,12 @@ grp = next(m for m in S["models"] if m["estimator"] == "heterogeneity" and "grou
 split = fit_model(S, grp, panel.data)
 eq = split.stats["equality_tests"].loc[x]
 out.number("h3.regions.equality_F", eq["stat"], fmt="{:.2f}", label=f"Wald F, equal effect of {x} in all regions")
-out.number("h3.regions.equality_p", eq["pvalue"], fmt="{:.3f}")
+out.number("h3.regions.equality_p", eq["pvalue"], fmt="p")
 params = [p for p in split.params.index if p.startswith(x + "[")]
 coef_table(out, "h3_regions", {"By region": split}, params,
            caption=f"Effect of {x} by NBS region (stacked regressions, cluster-robust covariance across groups).")
 out.text("A cluster-robust Wald test of equal effects across regions gives F = {{h3.regions.equality_F}} "
-         "(p = {{h3.regions.equality_p}}).")
+         "(p-value {{h3.regions.equality_p}}).")
 
 # %% [markdown]
 # ## Panel threshold in internet penetration

@@ -48,7 +48,7 @@ if curve.joint is not None:
     keys = {}
     for stat, r in curve.joint.iterrows():
         keys[stat] = "robustness.joint." + "".join(ch if ch.isalnum() else "_" for ch in stat) + ".p"
-        out.number(keys[stat], r["p_value"], fmt="{:.3f}", label=f"joint test p-value ({stat})")
+        out.number(keys[stat], r["p_value"], fmt="p", label=f"joint test p-value ({stat})")
     text += (" Under the null of no effect in any specification (Simonsohn, Simmons and Nelson 2020; "
              f"{int(curve.joint['B'].iloc[0])} cluster-bootstrap draws) the joint p-values are "
              + ", ".join("{{" + k + "}} (" + s + ")" for s, k in keys.items()) + ".")

@@ -45,7 +45,7 @@ W = SpatialWeights.from_registry(models[0].get("weights", "queen"))
 mi = morans_i(data, y, W, permutations=permutations, seed=seed)
 pooled = mi.loc["pooled"]
 out.number("spillovers.moran.I", pooled["I"], label=f"pooled Moran's I of {y}")
-out.number("spillovers.moran.p", pooled["p_perm"], fmt="{:.3f}", label="permutation p-value")
+out.number("spillovers.moran.p", pooled["p_perm"], fmt="p", label="permutation p-value")
 rhs = " + ".join([x, *S.get("controls", [])])
 lm = lm_tests(f"{y} ~ {rhs} | prov_code + year", data, W)
 lm_tab = pd.DataFrame({"statistic": [f"{v:.2f}" for v in lm["stat"]], "p-value": [f"{v:.3f}" for v in lm["p"]]},
@@ -57,7 +57,7 @@ out.table("spillovers_lm", lm_tab, caption=f"LM tests for a spatial lag or error
           keys=lm_keys)
 out.text(
     "Provinces with high `" + y + "` cluster in space: the pooled Moran's I of the within-year deviations is "
-    "{{spillovers.moran.I}} (permutation p = {{spillovers.moran.p}}, " + str(permutations) + " permutations)."
+    "{{spillovers.moran.I}} (permutation p-value {{spillovers.moran.p}}, " + str(permutations) + " permutations)."
 )
 
 # %%

@@ -57,3 +57,20 @@ def test_paper_refuses_incomplete_run(tmp_path):
 
 def test_typst_markup_is_escaped():
     assert _typ_inline("p < 0.10 and #x $y @z", {}) == r"p \< 0.10 and \#x \$y \@z"
+
+
+def test_text_columns_are_left_aligned_and_numbers_right():
+    from fiproxy.report.paper import _numeric_columns
+
+    item = {"columns": ["est", "se", "unit", "ci", "p"],
+            "cells": [["0.123***", "(0.050)", "index points", "[0.101, 0.250]", "p = 0.003"],
+                      ["-1.5", "", "yuan", "[-0.3, 0.4]", "0.5"]]}
+    assert _numeric_columns(item) == [True, True, False, True, False]
+
+
+def test_backslash_escapes_literal_stars():
+    from fiproxy.report.paper import _html_inline
+
+    note = r"\* p < 0.10, \*\* p < 0.05"
+    assert _typ_inline(note, {}) == r"\* p \< 0.10, \*\* p \< 0.05"
+    assert _html_inline(note, {}) == "* p &lt; 0.10, ** p &lt; 0.05"

@@ -19,9 +19,16 @@ import pandas as pd
 
 from fiproxy.pipeline.atomic import write_json, write_text
 
-__all__ = ["Outputs", "KEY_PATTERN"]
+__all__ = ["Outputs", "KEY_PATTERN", "format_number"]
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_\-\[\]<>=:+*()^]+)*$")
+
+
+def format_number(value: float, fmt: str) -> str:
+    """A registered number as the paper shows it; ``fmt="p"`` prints p-values (``< 0.001`` when tiny)."""
+    if fmt == "p":
+        return "< 0.001" if value < 0.0005 else f"{value:.3f}"
+    return fmt.format(value)
 
 
 def _cell() -> int | None:
@@ -79,7 +86,8 @@ class Outputs:
     # ------------------------------------------------------------------ numbers
     def number(self, key: str, value: float, *, label: str = "", truth: float | None = None,
                fmt: str = "{:.3f}") -> str:
-        """Register a number; returns it formatted (for use in text)."""
+        """Register a number; returns it formatted (for use in text). ``fmt`` is a format string or
+        ``"p"`` for p-values."""
         if not KEY_PATTERN.match(key):
             raise ValueError(f"invalid number key {key!r}: use letters, digits, '_' and '.'-separated parts")
         if key in self.numbers:
@@ -87,7 +95,7 @@ class Outputs:
         v = _finite(value, key)
         self.numbers[key] = {"value": v, "label": label, "cell": _cell(), "fmt": fmt,
                              "truth": None if truth is None else _finite(truth, key + ".truth")}
-        return fmt.format(v)
+        return format_number(v, fmt)
 
     def text(self, markdown: str) -> None:
         """A paragraph for the paper. ``{{key}}`` is replaced by the registered number."""
@@ -95,7 +103,7 @@ class Outputs:
             k = m.group(1)
             if k not in self.numbers:
                 raise KeyError(f"text refers to unregistered number {k!r}")
-            return self.numbers[k]["fmt"].format(self.numbers[k]["value"])
+            return format_number(self.numbers[k]["value"], self.numbers[k]["fmt"])
         re.sub(r"\{\{([^}]+)\}\}", sub, markdown)  # fail early on unknown keys
         self.items.append({"kind": "text", "markdown": markdown})
 

@@ -27,7 +27,7 @@ def register_result(out: Outputs, prefix: str, res: Result, params: list[str] | 
         k = f"{prefix}.{_safe(p)}"
         out.number(f"{k}.estimate", t.loc[p, "estimate"], truth=(truth or {}).get(p), label=f"{p} ({res.model})")
         out.number(f"{k}.se", t.loc[p, "se"], label=f"se of {p}")
-        out.number(f"{k}.p", t.loc[p, "p"], fmt="{:.3f}", label=f"p-value of {p}")
+        out.number(f"{k}.p", t.loc[p, "p"], fmt="p", label=f"p-value of {p}")
         keys[p] = k
     return keys
 
@@ -73,7 +73,7 @@ def coef_table(out: Outputs, name: str, results: Mapping[str, Result], params: l
         frame["true effect"] = tv + [""] * 4
         key_frame["true effect"] = None
     out.table(name, frame, caption=caption, keys=key_frame,
-              note=note or "Standard errors in parentheses; * p < 0.10, ** p < 0.05, *** p < 0.01.")
+              note=note or r"Standard errors in parentheses; \* p < 0.10, \*\* p < 0.05, \*\*\* p < 0.01.")
     return frame
 
 
@@ -107,13 +107,13 @@ def twfe_section(out: Outputs, S: dict, data: pd.DataFrame, *, truth: Mapping[st
     if wm is not None:
         wild = fit_model(S, wm, data, seed=seed, draws=boot_draws, base=base)
         k = f"{sid}.wild"
-        out.number(f"{k}.p", wild.pvalue, fmt="{:.3f}", label="wild cluster bootstrap p-value (restricted)")
+        out.number(f"{k}.p", wild.pvalue, fmt="p", label="wild cluster bootstrap p-value (restricted)")
         out.number(f"{k}.ci_lower", wild.conf_int[0])
         out.number(f"{k}.ci_upper", wild.conf_int[1])
         out.number(f"{k}.clusters", wild.n_clusters, fmt="{:.0f}")
         out.text(
             "With only {{" + k + ".clusters}} clusters, the restricted wild cluster bootstrap (" + wild.weights
-            + " weights, " + str(wild.B) + " draws; Roodman et al. 2019) gives p = {{" + k + ".p}} for the effect of `"
+            + " weights, " + str(wild.B) + " draws; Roodman et al. 2019) gives a p-value of {{" + k + ".p}} for the effect of `"
             + x + "` in the first model, with a 95% confidence interval from {{" + k + ".ci_lower}} to {{" + k
             + ".ci_upper}} by test inversion."
         )
@@ -157,7 +157,7 @@ def threshold_section(out: Outputs, S: dict, data: pd.DataFrame, *, draws: int =
     for label, r in tests.iterrows():
         k = f"{sid}.threshold.test_{_safe(label)}"
         out.number(f"{k}.F", r["F"], fmt="{:.2f}", label=f"F test, {label} threshold model")
-        out.number(f"{k}.p", r["p"], fmt="{:.3f}", label=f"bootstrap p-value, {label} ({int(r['B'])} draws)")
+        out.number(f"{k}.p", r["p"], fmt="p", label=f"bootstrap p-value, {label} ({int(r['B'])} draws)")
         rows.append([f"F = {r['F']:.2f}", f"p = {r['p']:.3f} (B = {int(r['B'])})",
                      f"crit. 5%: {r['crit5']:.2f}"])
         keys.append([f"{k}.F", f"{k}.p", None])

@@ -17,13 +17,23 @@ from pathlib import Path
 
 from fiproxy.pipeline.atomic import write_bytes, write_text
 from fiproxy.pipeline.cache import REPO_DIR
+from fiproxy.pipeline.record import format_number
 
 __all__ = ["build_paper", "load_sections", "PaperError"]
 
 TEMPLATE = REPO_DIR / "paper" / "template.typ"
 STYLE = REPO_DIR / "paper" / "style.css"
-INLINE = re.compile(r"(\{\{[^}]+\}\}|\*\*[^*]+\*\*|\*[^*]+\*|`[^`]+`)")
+INLINE = re.compile(r"(\\[*`{}\\]|\{\{[^}]+\}\}|\*\*[^*]+\*\*|\*[^*]+\*|`[^`]+`)")
 TYPST_SPECIAL = re.compile(r"([\\#$<>@\[\]*_`~=/+\-])")
+
+
+NUMERIC = re.compile(r"^[\s(\[]*[-−+]?[\d.,]+(e[-+]?\d+)?[%)\]*]*(,\s*[-−+]?[\d.,]+[)\]]*)?\s*$|^$|^—$")
+
+
+def _numeric_columns(item: dict) -> list[bool]:
+    """Whether each column holds numbers (right-aligned) or text (left-aligned)."""
+    cols = list(zip(*item["cells"])) if item["cells"] else [()] * len(item["columns"])
+    return [sum(bool(NUMERIC.match(c)) for c in col if c) > 0.5 * sum(1 for c in col if c) for col in cols]
 
 
 class PaperError(RuntimeError):
@@ -51,9 +61,11 @@ def _typ_inline(md: str, numbers: dict) -> str:
     for part in INLINE.split(md):
         if not part:
             continue
-        if part.startswith("{{"):
+        if part.startswith("\\"):
+            out.append(_typ_escape(part[1]))
+        elif part.startswith("{{"):
             n = numbers[part[2:-2]]
-            out.append(_typ_escape(n["fmt"].format(n["value"])))
+            out.append(_typ_escape(format_number(n["value"], n["fmt"])))
         elif part.startswith("**"):
             out.append("*" + _typ_inline(part[2:-2], numbers) + "*")
         elif part.startswith("*"):
@@ -78,9 +90,10 @@ def _typ_table(item: dict, numbers: dict) -> str:
     keys = sorted({k.rsplit(".", 2)[0] for row in (item["keys"] or []) for k in row if k})
     keyline = f"#text(size: 7pt, fill: luma(110))[Trace keys: {_typ_escape(', '.join(k + '.*' for k in keys))}]" if keys else ""
     note = f"#text(size: 8pt)[{_typ_inline(item['note'], numbers)}]" if item.get("note") else ""
+    align = "(" + ", ".join(["left"] + ["right" if n else "left" for n in _numeric_columns(item)]) + ",)"
     return (f"#figure(kind: table, caption: [{_typ_inline(item['caption'], numbers)}])[\n"
             f"  #set text(size: 8.5pt)\n"
-            f"  #table(columns: {len(cols)}, align: (left,) + (right,) * {len(cols) - 1}, stroke: none,\n"
+            f"  #table(columns: {len(cols)}, align: {align}, stroke: none,\n"
             f"    table.hline(), {', '.join(cells[:len(cols)])}, table.hline(stroke: 0.5pt),\n"
             f"    {', '.join(cells[len(cols):])}, table.hline())\n"
             f"  {note}\n  {keyline}\n]\n")
@@ -137,11 +150,13 @@ def _html_inline(md: str, numbers: dict) -> str:
     for part in INLINE.split(md):
         if not part:
             continue
-        if part.startswith("{{"):
+        if part.startswith("\\"):
+            out.append(html.escape(part[1]))
+        elif part.startswith("{{"):
             k = part[2:-2]
             n = numbers[k]
             out.append(f'<span class="num" data-key="{html.escape(k)}" title="{html.escape(k)}">'
-                       f'{html.escape(n["fmt"].format(n["value"]))}</span>')
+                       f'{html.escape(format_number(n["value"], n["fmt"]))}</span>')
         elif part.startswith("**"):
             out.append(f"<strong>{_html_inline(part[2:-2], numbers)}</strong>")
         elif part.startswith("*"):
@@ -154,13 +169,14 @@ def _html_inline(md: str, numbers: dict) -> str:
 
 
 def _html_table(item: dict, numbers: dict, n: int) -> str:
+    numeric = _numeric_columns(item)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in [item["index_name"]] + item["columns"])
     body = []
     keys = item["keys"] or [[None] * len(item["columns"])] * len(item["index"])
     for idx, row, krow in zip(item["index"], item["cells"], keys):
         tds = "".join(
-            (f'<td data-key="{html.escape(k)}" title="{html.escape(k)}">' if k else "<td>") + html.escape(c) + "</td>"
-            for c, k in zip(row, krow))
+            "<td" + ("" if n else ' class="text"') + (f' data-key="{html.escape(k)}" title="{html.escape(k)}"' if k else "")
+            + ">" + html.escape(c) + "</td>" for c, k, n in zip(row, krow, numeric))
         body.append(f"<tr><th>{html.escape(idx)}</th>{tds}</tr>")
     note = f'<p class="note">{_html_inline(item["note"], numbers)}</p>' if item.get("note") else ""
     return (f'<figure class="table" id="{html.escape(item["name"])}"><figcaption>Table {n}. '
