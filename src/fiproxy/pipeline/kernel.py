@@ -34,6 +34,14 @@ class IPCKernelManager(AsyncKernelManager):
         _SOCKET_DIR.mkdir(parents=True, exist_ok=True)
         return str(_SOCKET_DIR / f"k-{uuid.uuid4().hex}")
 
+    async def _async_interrupt_kernel(self) -> None:
+        # jupyter_client interrupts every kernel before shutting it down, which makes an idle
+        # kernel log "KeyboardInterrupt caught in kernel"; the shutdown request (and the kill
+        # that follows when a kernel does not answer it) is enough.
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
 
 def ensure_kernelspec() -> str:
     """Install (once) a kernelspec named ``fiproxy`` that runs this interpreter."""
