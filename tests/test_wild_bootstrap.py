@@ -121,6 +121,22 @@ def test_enumeration_rule():
         bw.bootstrap_draws("mammen", 3, 99, full_enumeration=True)
 
 
+def test_n_distinct_many_clusters_no_overflow():
+    """m^G is exact while it fits a float and inf beyond (6^397 and 2^1024 overflowed before)."""
+    assert bw.n_distinct("webb", 3) == 216.0 and bw.n_distinct("rademacher", 10) == 1024.0
+    assert bw.n_distinct("webb", 396) == float(6**396)
+    assert bw.n_distinct("rademacher", 1023) == 2.0**1023
+    for kind, G in (("webb", 397), ("webb", 400), ("webb", 10**6), ("rademacher", 1024), ("rademacher", 5000)):
+        assert bw.n_distinct(kind, G) == np.inf, (kind, G)
+    V, enum = bw.bootstrap_draws("webb", 500, 99, seed=1)
+    assert not enum and V.shape == (99, 500)
+    with pytest.raises(ValueError, match=r"cannot enumerate 6\^500"):
+        bw.bootstrap_draws("webb", 500, 99, full_enumeration=True)
+    res = twfe("y ~ x1 + x2 | g", panel(G=500, T=2, seed=5), vcov={"CRV1": "g"})
+    out = wild_bootstrap(res, "x1", B=99, weights="webb", seed=1, conf_int=False)
+    assert out.n_clusters == 500 and 0 <= out.pvalue < 0.05  # |t| = 2.7: rejected, as by CRV1
+
+
 def test_seed_reproducible_and_chunking(monkeypatch):
     df = panel(G=31, T=5, seed=7)
     res = twfe("y ~ x1 + x2 | g", df, vcov={"CRV1": "g"})

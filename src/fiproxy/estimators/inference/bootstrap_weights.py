@@ -45,11 +45,19 @@ def _check_type(kind: str) -> str:
 
 
 def n_distinct(kind: str, G: int) -> float:
-    """Number of distinct weight vectors for G clusters (``inf`` for continuous or unequal-probability laws)."""
+    """Number of distinct weight vectors m^G for G clusters.
+
+    ``inf`` for continuous or unequal-probability laws, and when m^G exceeds the
+    largest float (G ≥ 1024 Rademacher or G ≥ 397 Webb clusters), so the count
+    always compares correctly with a number of draws.
+    """
     kind = _check_type(kind)
     if kind not in _ENUMERABLE:
         return float("inf")
-    return float(len(_ENUMERABLE[kind])) ** G
+    m = len(_ENUMERABLE[kind])
+    if G * np.log2(m) >= 1024:  # m^G >= 2^1024 > largest float
+        return float("inf")
+    return float(m ** int(G))
 
 
 def draw_weights(kind: str, G: int, B: int, rng: np.random.Generator) -> np.ndarray:
@@ -104,7 +112,8 @@ def bootstrap_draws(
         if kind not in _ENUMERABLE:
             raise ValueError(f"full enumeration needs equally likely discrete weights (rademacher, webb), not {kind!r}")
         if m_g > 2**22:
-            raise ValueError(f"cannot enumerate {m_g:.3g} weight vectors ({kind}, G={G}); use random draws")
+            raise ValueError(f"cannot enumerate {len(_ENUMERABLE[kind])}^{G} = {m_g:.3g} weight vectors ({kind}); "
+                             "use random draws")
         enum = True
     else:
         enum = False
