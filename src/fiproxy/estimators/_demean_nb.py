@@ -6,6 +6,11 @@ Irons & Tuck (1969, "A version of the Aitken accelerator for computer
 iteration", International Journal for Numerical Methods in Engineering 1:
 275-277) applied to the coefficients of dimensions 2..m, the variant used by
 fixest (Bergé 2018). Columns are processed in parallel.
+
+Compiled code is cached on disk when numba finds a writable cache directory
+(``__pycache__`` beside this file, ``NUMBA_CACHE_DIR`` or the user cache); in a
+read-only installation numba refuses ``cache=True`` while decorating, and the
+kernels are then compiled in memory at first use instead.
 """
 
 from __future__ import annotations
@@ -14,7 +19,17 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
+def _njit(**options):
+    """``numba.njit`` with an on-disk cache when one can be written, else without."""
+    def wrap(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(**options)(fn)
+    return wrap
+
+
+@_njit()
 def _sweep(x, fe, w, offsets, wsum, coef, acc):
     """One Gauss-Seidel sweep: coef of each dimension = weighted group mean of
     x minus the other dimensions' current coefficients (in place)."""
@@ -33,7 +48,7 @@ def _sweep(x, fe, w, offsets, wsum, coef, acc):
             coef[g] = acc[g] / wsum[g]
 
 
-@njit(cache=True)
+@_njit()
 def _demean_col(x, fe, w, offsets, wsum, tol, maxiter):
     n, m = fe.shape
     K = offsets[m]
@@ -87,7 +102,7 @@ def _demean_col(x, fe, w, offsets, wsum, tol, maxiter):
     return out, (it if converged else maxiter + 1)
 
 
-@njit(parallel=True, cache=True)
+@_njit(parallel=True)
 def demean_ap(x, fe, w, offsets, wsum, tol, maxiter, out, iters):
     """Demean every column of x (n, k) into out; iterations per column into iters
     (maxiter + 1 flags non-convergence)."""
