@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 
 __all__ = ["RECIPE", "SourceSpec", "load_real_sources", "build_real_panel", "REAL_YEARS"]
 

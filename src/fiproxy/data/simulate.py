@@ -335,7 +335,7 @@ def simulate_panel(seed: int = DEFAULT_SEED, *, years=YEARS, effects: TrueEffect
     panel = build_panel([table], years=(first, last))
     truth = _truth(eff, gamma, pi, w, codes, cohort, yrs, seed, low)
     label = f"SIMULATED default panel (seed {int(seed)}, DGP v{DGP_VERSION}; calibrated to data/calibration.json)"
-    notes = (f"SIMULATED: not real statistics; every value is drawn from the DGP documented in Panel.truth",
+    notes = ("SIMULATED: not real statistics; every value is drawn from the DGP documented in Panel.truth",
              f"tertiary_share capped at 0.998 - secondary_share in {clipped} cells (controls have no effect)")
     return replace(panel, simulated=True, truth=truth, label=label, notes=notes)
 

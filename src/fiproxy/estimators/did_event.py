@@ -81,7 +81,7 @@ def twfe_event_study(data: pd.DataFrame, y: str, unit: str, time: str, cohort: s
     if not lo <= REFERENCE < hi:
         raise DiDInputError(f"window {window!r} must contain the reference period -1 and at least one later period")
     eb = np.clip(e, lo, hi)
-    cols, names, keep = [], [], []
+    cols, names = [], []
     for k in range(lo, hi + 1):
         if k == REFERENCE:
             continue

@@ -156,7 +156,6 @@ def first_stages(des, req, time) -> tuple[dict, dict]:
     names = pd.Index(des.exog + des.instruments)
     excl = np.arange(n_ex, des.Z.shape[1])
     X2 = des.X[:, des.k1:]
-    Z1p = partial_out(des.Z[:, n_ex:], X2)
     out_res, stats = {}, {}
     for j, name in enumerate(des.endog):
         coef, vo, e = _ols(des, des.Z, des.X[:, j], req, time)

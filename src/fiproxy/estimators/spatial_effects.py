@@ -134,7 +134,7 @@ def effects_delta(model: EffectsModel) -> tuple[np.ndarray, np.ndarray]:
     """Point effects (k, 3) and delta-method standard errors (k, 3) from the full covariance."""
     beta, theta, rho = model.split(model.params)
     s = _spectral(model.W, rho, derivative=True)
-    k, m = model.k, len(model.durbin)
+    k = model.k
     P = len(model.params)
     est = effect_estimates(model)[0]
     se = np.empty((k, 3))

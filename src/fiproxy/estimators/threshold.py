@@ -317,9 +317,9 @@ def _bootstrap_tests(problem, yt, fit: SequentialFit, n_thr, reps, seed, n_jobs,
     resampler = UnitResampler(unit, kept, scheme)
     warn = []
     if scheme == "residual" and len(resampler.strata) > 1 and resampler.smallest_stratum < 10:
-        warn.append(f"unbalanced panel: some units share their number of periods with fewer than 10 units, "
-                    f"so their residual vectors are resampled from very few units; consider "
-                    f"bootstrap_scheme='wild'")
+        warn.append("unbalanced panel: some units share their number of periods with fewer than 10 units, "
+                    "so their residual vectors are resampled from very few units; consider "
+                    "bootstrap_scheme='wild'")
     root = np.random.SeedSequence(seed)
     streams = root.spawn(3)
     rows, draws = {}, {}
