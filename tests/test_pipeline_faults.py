@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -77,7 +76,7 @@ def test_two_runs_at_once_do_not_clobber_each_other(tmp_path):
     runs = tmp_path / "runs"
     a = _start(runs, "second.scale=5.0")
     b = _start(runs, "second.scale=7.0")
-    (oa, ea), (ob, eb) = a.communicate(timeout=300), b.communicate(timeout=300)
+    (_, ea), (_, eb) = a.communicate(timeout=300), b.communicate(timeout=300)
     assert a.returncode == 0 and b.returncode == 0, (ea, eb)
     dirs = [p.parent for p in runs.glob("*/manifest.json") if not p.parent.is_symlink()]
     assert len(dirs) == 2

@@ -6,7 +6,6 @@ import time
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from fiproxy.estimators.spec_curve import SpecCurveWarning, spec_curve
