@@ -152,3 +152,28 @@ def test_dk_bandwidth_too_large(panel):
     r = fiproxy.twfe("y ~ x1 | prov", panel)
     with pytest.raises(VcovError, match="smaller than the number of periods"):
         r.vcov_as({"DK": 13, "time": "yr"})
+
+
+def test_negative_multiway_variance_is_flagged_not_silent():
+    """4 x 4 two-way clusters, one observation per cell: V_a + V_b - V_ab has a negative diagonal
+    (-0.0147 for x), whose square root Result.se reports as 0 (p-value 0). The covariance label
+    now says so (also after vcov_as); fix_psd gives a PSD matrix; one-way CRV1 is unaffected."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"a": np.repeat(np.arange(4), 4), "b": np.tile(np.arange(4), 4), "x": rng.normal(size=16)})
+    d["y"] = 0.5 * d["x"] + rng.normal(size=16)
+    r = fiproxy.twfe("y ~ x", d, vcov={"CRV1": "a+b"})
+    assert np.diag(r.vcov.to_numpy())[1] == pytest.approx(-0.01473, abs=1e-5)
+    assert "NOT PSD: negative variance of 2 parameter(s)" in r.vcov_type and "fix_psd" in r.vcov_type
+    hc = fiproxy.twfe("y ~ x", d, vcov="HC1")
+    assert "NOT PSD" not in hc.vcov_type and hc.vcov_as({"CRV1": "a+b"}).vcov_type == r.vcov_type
+    assert "NOT PSD" not in r.vcov_as("HC1").vcov_type
+    rng = np.random.default_rng(4)
+    e = d[["a", "b"]].assign(z=rng.normal(size=16))
+    e["x"] = e["z"] + 0.5 * rng.normal(size=16)
+    e["y"] = 0.5 * e["x"] + rng.normal(size=16)
+    r_iv = fiproxy.iv("y ~ 1 | x ~ z", e, vcov={"CRV1": "a+b"}, diagnostics=False)
+    assert "NOT PSD: negative variance of 1 parameter(s)" in r_iv.vcov_type
+    fixed = fiproxy.twfe("y ~ x", d, vcov={"CRV1": "a+b", "fix_psd": True})
+    assert np.all(np.linalg.eigvalsh(fixed.vcov.to_numpy()) >= -1e-15) and "NOT PSD" not in fixed.vcov_type
+    one_way = fiproxy.twfe("y ~ x", d, vcov={"CRV1": "a"})
+    assert np.all(one_way.se > 0) and "NOT PSD" not in one_way.vcov_type

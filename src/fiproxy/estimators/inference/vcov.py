@@ -283,6 +283,11 @@ def compute_vcov(request: Any, inp: VcovInputs) -> VcovOutcome:
         V = (vecs * np.clip(vals, 0, None)) @ vecs.T
     gtxt = ", ".join(str(G) for G in Gs)
     label = f"CRV1 by {' + '.join(req.clusters)} (G={gtxt})"
+    neg = np.flatnonzero(np.diag(V) < 0)
+    if neg.size:
+        info["negative_variance"] = neg.tolist()
+        label += (f"; NOT PSD: negative variance of {neg.size} parameter(s), reported as SE 0; "
+                  "add 'fix_psd': True to the request")
     return VcovOutcome(V, float(Gmin - 1), label, info)
 
 
