@@ -285,6 +285,8 @@ def iv(
         endogenous regressor).
     endog_test : list of str, optional
         Endogenous regressors tested for exogeneity by the C statistic (default: all).
+    panel_id, drop_singletons, collinear, tol, maxiter
+        As in :func:`fiproxy.twfe`.
 
     Returns
     -------

@@ -238,13 +238,21 @@ def mediation(
         Fixed effects as in a formula (``"prov_code + year"``).
     vcov : str or dict
         ``"iid"``, ``"HC1"``, ``{"CRV1": "prov_code"}``, ``"DK"`` (joint over equations).
+    weights : str, optional
+        Column of analytic weights used in every equation.
     bootstrap : {"none", "pairs", "wild", "both"}
         Pairs cluster bootstrap and/or wild cluster bootstrap percentile
         intervals (clusters = the first cluster variable of ``vcov``, else
         observations), ``B`` draws, seed ``seed``.
     wild_weights : {"webb", "rademacher", "mammen", "normal"}
+    B, seed : int
+        Bootstrap draws and seed.
+    level : float
+        Confidence level of the intervals.
     n_jobs : int
         Threads for the pairs bootstrap.
+    panel_id : (unit, time), optional
+        As in :func:`fiproxy.twfe`.
 
     Returns
     -------

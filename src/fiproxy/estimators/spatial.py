@@ -72,6 +72,8 @@ def spatial_panel(
         Weights whose unit ids equal the panel's units (any order). Period
         effects need a row-standardized W.
     model : {"sdm", "sar", "sem"}
+    unit, time : str
+        Columns identifying the cross-sectional unit and the period.
     fe : {"twoway", "individual", "time", "none"}, optional
         Fixed effects (default: from the formula, else ``"twoway"``).
     durbin : list of str, optional

@@ -723,8 +723,13 @@ def wild_bootstrap(
     pvalue : {"symmetric", "equal-tail", "lower", "upper"}
     level : float
         Confidence level of the interval obtained by inverting the test.
+    conf_int : bool
+        Compute that interval (False skips the test inversion).
     seed : int or numpy Generator
         Seed of the weight draws; the same seed gives the same draws.
+    full_enumeration : {"auto", True, False}
+        Use all 2^G (6^G) weight vectors: when that is ≤ ``B`` ("auto"), always
+        (True; error beyond 2^22 vectors or for Mammen/normal weights) or never (False).
     cluster_df : {"own", "min"}
         G/(G-1) factor of each multiway term: its own G, or the smallest G.
     return_draws : bool
