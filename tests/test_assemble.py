@@ -120,3 +120,9 @@ def test_transforms_on_a_frame_with_a_missing_year():
         apply_transform(f, "per_capita", ("x",))
     with pytest.raises(ValueError, match="takes 2 argument"):
         apply_transform(f, "scale", ("x",))
+    for k in (1.5, 0, -1):  # 1.5 was truncated to a one-year lag named x_lag1
+        with pytest.raises(ValueError, match="whole number >= 1"):
+            apply_transform(f, "lag", ("x", k))
+        with pytest.raises(ValueError, match="whole number >= 1"):
+            default_name("lead", ("x", k))
+    assert apply_transform(f, "lag", ("x", 2.0)).tolist()[2] == -2.0

@@ -129,6 +129,8 @@ def _check_call(name: str, args: tuple) -> Transform:
         raise ValueError(f"{name}(): the first argument must be a variable name, got {args[0]!r}")
     if any(isinstance(a, str) for a in args[1:]):
         raise ValueError(f"{name}(): only the first argument is a variable; the rest are numbers, got {args!r}")
+    if name in ("lag", "lead") and len(args) > 1 and not (float(args[1]) == int(args[1]) and int(args[1]) >= 1):
+        raise ValueError(f"{name}(): the number of years must be a whole number >= 1, got {args[1]!r}")
     return t
 
 
