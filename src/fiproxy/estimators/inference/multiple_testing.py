@@ -13,6 +13,9 @@
   the max-|t| distribution reflects the dependence between the tests (Clarke,
   Romano & Wolf 2020, "The Romano–Wolf multiple-hypothesis correction in
   Stata", Stata Journal 20: 812–843).
+  With an execution back end (``backend=``) the joint draws run in the fixed
+  chunks of :func:`fiproxy.wild_bootstrap` (chunk seeds from
+  ``SeedSequence(seed).spawn(n_chunks)``), identical on every back end.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws
+from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws, draw_weights
 from fiproxy.estimators.inference.wild_bootstrap import (
     BootstrapWarning,
     WildClusterProblem,
     _check_G,
     bootstrap_pvalue,
+    chunk_sizes,
     problem_from_result,
+    seed_root,
+    uses_enumeration,
 )
 
 __all__ = ["holm", "benjamini_hochberg", "romano_wolf", "stepdown_maxt"]
@@ -97,6 +103,20 @@ def stepdown_maxt(t: np.ndarray, t_boot: np.ndarray) -> np.ndarray:
     return out
 
 
+def _joint_t_boot(problems: Sequence[WildClusterProblem], cols: Sequence[np.ndarray], V: np.ndarray) -> np.ndarray:
+    """Bootstrap t of every model (B, S) from one weight matrix V (B, G_union)."""
+    tb = np.empty((V.shape[0], len(problems)))
+    for s, (prob, c) in enumerate(zip(problems, cols)):
+        tb[:, s] = prob.t_boot(prob.moments(V[:, c]))
+    return tb
+
+
+def _joint_chunk(shared: tuple, size: int, seed: np.random.SeedSequence) -> np.ndarray:
+    """Worker task: joint bootstrap t of one chunk of ``size`` draws seeded by ``seed``."""
+    problems, cols, weights, G = shared
+    return _joint_t_boot(problems, cols, draw_weights(weights, G, size, np.random.default_rng(seed)))
+
+
 def romano_wolf(
     results_or_designs: Sequence[Any],
     params: str | Sequence[Any],
@@ -109,6 +129,7 @@ def romano_wolf(
     bootcluster: str | None = None,
     full_enumeration: bool | str = "auto",
     null: float | Sequence[float] = 0.0,
+    backend: Any = None,
 ) -> pd.DataFrame:
     """Romano–Wolf stepdown adjusted p-values for ``param_s = null_s`` in S models.
 
@@ -126,6 +147,10 @@ def romano_wolf(
         province gets the same weight in every model of a draw.
     null : float or sequence
         Null value(s) of the hypotheses.
+    backend : optional
+        Execution back end for the random joint draws, as in :func:`fiproxy.wild_bootstrap`
+        (chunks of ``BACKEND_CHUNK`` draws; identical on every back end and worker count, other
+        draws than the default ``None``). A full enumeration runs locally.
 
     Returns
     -------
@@ -161,14 +186,18 @@ def romano_wolf(
     union = pd.Index(np.concatenate(labels)).unique().sort_values()
     for msg in _check_G(len(union), weights):
         warnings.warn(msg, BootstrapWarning, stacklevel=2)
-    V, enum = bootstrap_draws(weights, len(union), B, seed, full_enumeration)
-    t = np.empty(S)
-    tb = np.empty((V.shape[0], S))
-    for s, (prob, lab) in enumerate(zip(problems, labels)):
-        cols = union.get_indexer(lab)
-        mom = prob.moments(V[:, cols])
-        t[s] = prob.t_stat()
-        tb[:, s] = prob.t_boot(mom)
+    cols = [union.get_indexer(lab) for lab in labels]
+    if backend is None or uses_enumeration(weights, len(union), B, full_enumeration):
+        V, enum = bootstrap_draws(weights, len(union), B, seed, full_enumeration)
+        tb = _joint_t_boot(problems, cols, V)
+    else:
+        from fiproxy.parallel import backend_scope
+
+        with backend_scope(backend) as be:
+            parts = be.map_seeded(_joint_chunk, chunk_sizes(int(B)), seed_root(seed),
+                                  shared=(problems, cols, weights, len(union)))
+        tb, enum = np.concatenate(parts, axis=0), False
+    t = np.array([prob.t_stat() for prob in problems], dtype=float)
     p_single = bootstrap_pvalue(t, tb.T, "symmetric")
     out = pd.DataFrame(
         {
@@ -181,6 +210,6 @@ def romano_wolf(
             "p_rw": stepdown_maxt(t, tb),
         }
     )
-    out.attrs.update({"B": int(V.shape[0]), "full_enumeration": enum, "weights": weights,
+    out.attrs.update({"B": int(tb.shape[0]), "full_enumeration": enum, "weights": weights,
                       "impose_null": impose_null})
     return out.set_index("model")

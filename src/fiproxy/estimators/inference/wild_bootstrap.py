@@ -44,6 +44,15 @@ demeaning commutes with the cluster weights); the dummies of a fixed effect
 that is not nested (e.g. year effects when bootstrapping by province) are kept
 as explicit regressors, demeaned by the nested ones, so that the result equals
 the bootstrap on the full dummy design (as in pyfixest ``wildboottest()``).
+
+Execution back ends (``backend=``, :mod:`fiproxy.parallel`): the random draws
+are split into fixed chunks of ``BACKEND_CHUNK`` draws, chunk ``i`` drawing its
+weights from child ``i`` of ``SeedSequence(seed)``; each worker turns its chunk
+into the per-draw coefficients above from the shared cluster sums, and the
+chunks are joined in order. P-value and test inversion then run locally on
+the joined coefficients, so every back end and worker count gives the same
+bits. Full enumeration is deterministic and always runs locally. Without a
+back end (``backend=None``) the weights come from one generator as before.
 """
 
 from __future__ import annotations
@@ -63,7 +72,7 @@ from scipy import stats as _st
 from fiproxy.estimators.demean import demean
 from fiproxy.estimators.design import check_columns
 from fiproxy.estimators.inference.vcov import cluster_codes, nested_fe_count, parse_vcov
-from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws, n_distinct
+from fiproxy.estimators.inference.bootstrap_weights import bootstrap_draws, draw_weights, n_distinct
 
 __all__ = [
     "WildBootstrapTest",
@@ -73,11 +82,16 @@ __all__ = [
     "wild_cluster_bootstrap",
     "bootstrap_pvalue",
     "problem_from_result",
+    "chunk_sizes",
+    "seed_root",
+    "uses_enumeration",
+    "BACKEND_CHUNK",
 ]
 
 PVALUE_TYPES = ("symmetric", "equal-tail", "lower", "upper")
 _MAX_FE_DUMMIES = 2000
 _CHUNK_ELEMENTS = 4_000_000  # draws × cluster cells per matrix product (≈32 MB in float64)
+BACKEND_CHUNK = 1000  # random draws per task on an execution back end (fixed: results do not depend on workers)
 
 
 class BootstrapWarning(UserWarning):
@@ -480,6 +494,7 @@ def wild_cluster_bootstrap(
     k_dof: int | None = None,
     cluster_df: str = "min",
     return_draws: bool = False,
+    backend: Any = None,
     param: str = "R·β",
     cluster_names: Sequence[str] | None = None,
     bootcluster_name: str | None = None,
@@ -491,7 +506,7 @@ def wild_cluster_bootstrap(
     the clustering dimension with the fewest clusters, as recommended by
     MacKinnon, Nielsen & Webb 2021 for multiway clustering). ``obs_weights``
     turns the model into WLS. ``k_dof`` is the parameter count of the
-    (n-1)/(n-k) factor (default: columns of X).
+    (n-1)/(n-k) factor (default: columns of X). ``backend`` as in :func:`wild_bootstrap`.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim == 1:
@@ -524,7 +539,7 @@ def wild_cluster_bootstrap(
     problem = WildClusterProblem(X, y, R, r, codes, boot, impose_null=impose_null, k_dof=k_dof, cluster_df=cluster_df)
     return _run(problem, param=param, cluster=tuple(names), bootcluster=bname, B=B, weights=weights,
                 pvalue=pvalue, level=level, conf_int=conf_int, seed=seed,
-                full_enumeration=full_enumeration, return_draws=return_draws)
+                full_enumeration=full_enumeration, return_draws=return_draws, backend=backend)
 
 
 def _check_G(G: int, weights: str) -> list[str]:
@@ -541,24 +556,66 @@ def _check_G(G: int, weights: str) -> list[str]:
     return notes
 
 
+# ---------------------------------------------------------------------------- execution back ends
+def chunk_sizes(B: int, size: int = BACKEND_CHUNK) -> list[int]:
+    """Sizes of the fixed chunks of ``B`` draws (all ``size`` but the last)."""
+    return [min(size, B - lo) for lo in range(0, B, size)]
+
+
+def seed_root(seed: int | np.random.Generator | np.random.SeedSequence | None) -> np.random.SeedSequence | int | None:
+    """Seed whose ``SeedSequence`` children seed the chunks; a Generator gives one drawn from it
+    (so a Generator advances and a repeated call gives new draws, as without a back end)."""
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence([int(x) for x in seed.integers(0, 2**63, size=2)])
+    return seed
+
+
+def uses_enumeration(weights: str, G: int, B: int, full_enumeration: bool | str) -> bool:
+    """Whether :func:`bootstrap_draws` would enumerate (it validates the arguments when called);
+    checks B and ``full_enumeration`` here for the random-draw path, which does not call it."""
+    if not isinstance(B, (int, np.integer)) or B < 1:
+        raise ValueError(f"the number of bootstrap draws B must be a positive integer, got {B!r}")
+    if full_enumeration not in ("auto", True, False):
+        raise ValueError(f"full_enumeration must be 'auto', True or False, got {full_enumeration!r}")
+    return full_enumeration is True or (full_enumeration == "auto" and n_distinct(weights, G) <= B)
+
+
+def _moments_chunk(shared: tuple, size: int, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
+    """Per-draw coefficients of one chunk of ``size`` draws with weights from ``seed`` (worker task)."""
+    problem, weights = shared
+    return problem.moments(draw_weights(weights, problem.G, size, np.random.default_rng(seed)))
+
+
+def _moments(problem: WildClusterProblem, weights: str, B: int, seed, full_enumeration,
+             backend) -> tuple[dict[str, np.ndarray], int, bool]:
+    """Per-draw coefficients, number of draws and whether they enumerate all weight vectors."""
+    if backend is None or uses_enumeration(weights, problem.G, B, full_enumeration):
+        V, enum = bootstrap_draws(weights, problem.G, B, seed, full_enumeration)
+        return problem.moments(V), V.shape[0], enum
+    from fiproxy.parallel import backend_scope
+
+    with backend_scope(backend) as be:
+        parts = be.map_seeded(_moments_chunk, chunk_sizes(int(B)), seed_root(seed), shared=(problem, weights))
+    return {key: np.concatenate([m[key] for m in parts]) for key in parts[0]}, int(B), False
+
+
 def _run(problem: WildClusterProblem, *, param, cluster, bootcluster, B, weights, pvalue, level, conf_int,
-         seed, full_enumeration, return_draws) -> WildBootstrapTest:
+         seed, full_enumeration, return_draws, backend=None) -> WildBootstrapTest:
     if pvalue not in PVALUE_TYPES:
         raise ValueError(f"unknown p-value type {pvalue!r}; choose one of {', '.join(PVALUE_TYPES)}")
     notes = _check_G(problem.G, weights)
-    V, enum = bootstrap_draws(weights, problem.G, B, seed, full_enumeration)
-    mom = problem.moments(V)
+    mom, n_draws, enum = _moments(problem, weights, B, seed, full_enumeration, backend)
     tb = problem.t_boot(mom)
     t = float(problem.t_stat())
     p = bootstrap_pvalue(t, tb, pvalue)
     ci = problem.conf_int(mom, level, pvalue) if conf_int else (np.nan, np.nan)
-    smallest = 2.0 / V.shape[0] if (enum and problem.impose_null and pvalue in ("symmetric", "equal-tail")) \
-        else 1.0 / V.shape[0]
+    smallest = 2.0 / n_draws if (enum and problem.impose_null and pvalue in ("symmetric", "equal-tail")) \
+        else 1.0 / n_draws
     for msg in notes:
         warnings.warn(msg, BootstrapWarning, stacklevel=3)
     return WildBootstrapTest(
         param=param, estimate=problem.estimate, null=problem.r0, t_stat=t, pvalue=float(p),
-        conf_int=ci, level=level, B=int(V.shape[0]), weights=weights, impose_null=problem.impose_null,
+        conf_int=ci, level=level, B=int(n_draws), weights=weights, impose_null=problem.impose_null,
         pvalue_type=pvalue, cluster=tuple(cluster), bootcluster=str(bootcluster), n_clusters=problem.G,
         full_enumeration=enum, smallest_pvalue=smallest, warnings=tuple(notes),
         t_boot=np.asarray(tb) if return_draws else None,
@@ -696,6 +753,7 @@ def wild_bootstrap(
     full_enumeration: bool | str = "auto",
     cluster_df: str = "min",
     return_draws: bool = False,
+    backend: Any = None,
 ) -> WildBootstrapTest:
     """Wild cluster bootstrap test and confidence interval for one parameter of a fitted linear model.
 
@@ -734,9 +792,16 @@ def wild_bootstrap(
         G/(G-1) factor of each multiway term: its own G, or the smallest G.
     return_draws : bool
         Keep the bootstrap t statistics in ``t_boot``.
+    backend : optional
+        Execution back end for the random draws (:func:`fiproxy.parallel.get_backend`:
+        ``"serial"``, ``"processes"``, ``"dask"``, a ``distributed.Client``, an address or a
+        ``Backend``). The draws then run in chunks of ``BACKEND_CHUNK`` with chunk seeds
+        ``SeedSequence(seed).spawn(n_chunks)``: identical results on every back end and
+        worker count, but other draws than ``backend=None`` (one generator, the default).
+        A full enumeration always runs locally.
     """
     problem, info = problem_from_result(result, param, r, cluster=cluster, bootcluster=bootcluster,
                                         impose_null=impose_null, cluster_df=cluster_df)
     return _run(problem, param=info["param"], cluster=info["cluster"], bootcluster=info["bootcluster"], B=B,
                 weights=weights, pvalue=pvalue, level=level, conf_int=conf_int, seed=seed,
-                full_enumeration=full_enumeration, return_draws=return_draws)
+                full_enumeration=full_enumeration, return_draws=return_draws, backend=backend)
