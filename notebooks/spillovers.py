@@ -38,6 +38,10 @@ x, y = S["treatment"], S["outcome"]
 out.text(S["question"])
 th = panel.truth.get("effects", {}).get("H5", {}) if panel.simulated else {}
 data = balanced_rows(panel.data, [y, x, *S.get("controls", [])])  # spatial ML needs a balanced panel
+dropped = sorted(set(panel.data["prov_code"]) - set(data["prov_code"]))
+if dropped:
+    out.text(f"Spatial models need a balanced panel: provinces {dropped} lack some of the years "
+             f"{int(data['year'].min())}–{int(data['year'].max())} in these variables and are left out.")
 
 # %%
 models = [m for m in S["models"] if m["estimator"] == "spatial"]

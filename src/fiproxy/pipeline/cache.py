@@ -2,8 +2,8 @@
 
 The key of a notebook execution is the sha256 of everything its outputs depend
 on: the notebook text, the fiproxy source tree and committed metadata (catalog,
-calibration, specs), the sha256 of every data file it reads, and its
-parameters. A run with an unchanged key copies the cached outputs instead of
+calibration, specs), the path and sha256 of every data file it reads, its
+parameters and the versions of the numerical packages. A run with an unchanged key copies the cached outputs instead of
 executing the notebook.
 """
 
@@ -44,8 +44,16 @@ def task_key(notebook: Path, params: dict[str, Any], data_hashes: dict[str, str]
     h.update(Path(notebook).read_bytes())
     h.update(code_fingerprint().encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(json.dumps(sorted(data_hashes.values())).encode())
+    h.update(json.dumps(sorted(data_hashes.items())).encode())
+    h.update(json.dumps(_versions(), sort_keys=True).encode())  # a library upgrade invalidates results
     return h.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _versions() -> dict[str, str]:
+    from fiproxy.pipeline.manifest import package_versions
+
+    return package_versions()
 
 
 class Cache:

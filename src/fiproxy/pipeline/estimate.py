@@ -84,8 +84,10 @@ def _gmm(S, m, data, **_):
     import fiproxy
 
     x = m.get("treatment", S["treatment"])
-    d = data.dropna(subset=[S["outcome"], x])
+    controls = list(m.get("controls", S.get("controls", [])))
+    d = data.dropna(subset=[S["outcome"], x, *controls])
     return fiproxy.gmm(d, S["outcome"], panel=("prov_code", "year"), lags=m.get("lags", 1), predetermined=[x],
+                       exog=controls or None,
                        system=m.get("system", False), collapse=m.get("collapse", True), steps=m.get("steps", 2),
                        max_lags=m.get("max_lags"))
 
