@@ -28,6 +28,11 @@ algebra on a common sample). Inference:
   the absorbed fixed effects); percentile intervals of the products. The restricted wild cluster bootstrap
   p-values of the a and b paths (:func:`fiproxy.wild_bootstrap`) give the
   joint-significance test.
+
+Execution back ends (``backend=``, :mod:`fiproxy.parallel`): the draws of both
+bootstraps run in fixed chunks (``PAIRS_CHUNK`` resamples, ``BACKEND_CHUNK``
+weight vectors), chunk i seeded by child i of ``SeedSequence(seed)``, so the
+draws are the same on every back end and worker count.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from fiproxy.estimators.demean import demean, factorize_fe
 from fiproxy.estimators.design import DesignError, check_columns
 from fiproxy.estimators.formula import parse_formula
 from fiproxy.estimators.inference.bootstrap_weights import draw_weights
+from fiproxy.estimators.inference.wild_bootstrap import BACKEND_CHUNK, chunk_sizes
 from fiproxy.estimators.inference.vcov import VcovError, VcovInputs, compute_vcov, parse_vcov
 from fiproxy.estimators.result import Result
 from fiproxy.estimators.twfe import twfe
@@ -50,6 +56,7 @@ from fiproxy.estimators.twfe import twfe
 __all__ = ["mediation"]
 
 BOOTSTRAPS = ("none", "pairs", "wild", "both")
+PAIRS_CHUNK = 50  # pairs-bootstrap resamples per task on an execution back end
 
 
 def _names(mediators) -> list[str]:
@@ -126,31 +133,34 @@ def _cluster_var(req) -> str | None:
     return req.clusters[0] if req.clusters else None
 
 
-def _pairs_bootstrap(fits, meds, treatment, cluster, B, rng, n_jobs) -> tuple[np.ndarray, int]:
-    """Pairs cluster bootstrap draws of (a, b, c', c); returns (4-tuple stacked, failures)."""
-    dY, dT = fits["Y"].extra["design"], fits["total"].extra["design"]
-    ymed = np.column_stack([fits[f"M:{m}"].extra["design"].y_raw for m in meds])
-    cols = np.column_stack([dY.y_raw, dT.y_raw, ymed, dY.X_raw])
-    namesY = list(dY.coefnames)
-    iT, iM = namesY.index(treatment), [namesY.index(m) for m in meds]
-    xT_cols = [namesY.index(c) for c in dT.coefnames]
-    frame = dY.frame
-    cl = (np.arange(len(frame)) if cluster is None else factorize_fe(frame[cluster])[:, 0])
-    G = int(cl.max()) + 1
-    members = [np.flatnonzero(cl == g) for g in range(G)]
-    fe = dY.fe_codes
-    nested = [len(np.unique(fe[:, j] * G + cl)) == int(fe[:, j].max()) + 1 for j in range(fe.shape[1])]
-    w = dY.weights
-    draws_idx = rng.integers(0, G, size=(B, G))
-    nY = 2 + len(meds)
+class _PairsSample:
+    """Data of the pairs cluster bootstrap; :meth:`draw` refits all equations on one resample."""
 
-    def one(gs):
+    def __init__(self, fits, meds, treatment, cluster):
+        dY, dT = fits["Y"].extra["design"], fits["total"].extra["design"]
+        ymed = np.column_stack([fits[f"M:{m}"].extra["design"].y_raw for m in meds])
+        self.cols = np.column_stack([dY.y_raw, dT.y_raw, ymed, dY.X_raw])
+        namesY = list(dY.coefnames)
+        self.iT, self.iM = namesY.index(treatment), [namesY.index(m) for m in meds]
+        self.xT_cols = [namesY.index(c) for c in dT.coefnames]
+        frame = dY.frame
+        cl = (np.arange(len(frame)) if cluster is None else factorize_fe(frame[cluster])[:, 0])
+        self.G = G = int(cl.max()) + 1
+        self.members = [np.flatnonzero(cl == g) for g in range(G)]
+        fe = self.fe = dY.fe_codes
+        self.nested = [len(np.unique(fe[:, j] * G + cl)) == int(fe[:, j].max()) + 1 for j in range(fe.shape[1])]
+        self.w = dY.weights
+        self.nY = 2 + len(meds)
+
+    def draw(self, gs) -> np.ndarray | None:
+        """(a, b, c', c) on the sample of clusters ``gs``; None when a design is singular."""
+        members, fe, G, nY, xT_cols = self.members, self.fe, self.G, self.nY, self.xT_cols
         rows = np.concatenate([members[g] for g in gs])
         slot = np.concatenate([np.full(len(members[g]), s) for s, g in enumerate(gs)])
-        wb = None if w is None else w[rows]
-        A = cols[rows]
+        wb = None if self.w is None else self.w[rows]
+        A = self.cols[rows]
         if fe.shape[1]:
-            codes = np.column_stack([fe[rows, j] * (G + 1) + slot if nested[j] else fe[rows, j]
+            codes = np.column_stack([fe[rows, j] * (G + 1) + slot if self.nested[j] else fe[rows, j]
                                      for j in range(fe.shape[1])])
             A = demean(A, factorize_fe(codes), wb)[0]
         if wb is not None:
@@ -165,27 +175,52 @@ def _pairs_bootstrap(fits, meds, treatment, cluster, B, rng, n_jobs) -> tuple[np
             return None
         if bY[2] < X.shape[1] or bT[2] < XT.shape[1]:
             return None
-        a = bM[0][xT_cols.index(iT)]
-        return np.concatenate([a, bY[0][iM], [bY[0][iT], bT[0][xT_cols.index(iT)]]])
+        a = bM[0][xT_cols.index(self.iT)]
+        return np.concatenate([a, bY[0][self.iM], [bY[0][self.iT], bT[0][xT_cols.index(self.iT)]]])
 
-    if n_jobs == 1:
-        out = [one(gs) for gs in draws_idx]
+
+def _pairs_chunk(sample: _PairsSample, size: int, seed: np.random.SeedSequence) -> list:
+    """Worker task: ``size`` pairs resamples drawn from ``seed``."""
+    idx = np.random.default_rng(seed).integers(0, sample.G, size=(size, sample.G))
+    return [sample.draw(gs) for gs in idx]
+
+
+def _pairs_bootstrap(fits, meds, treatment, cluster, B, seed, n_jobs, backend=None) -> tuple[np.ndarray, int]:
+    """Pairs cluster bootstrap draws of (a, b, c', c); returns (4-tuple stacked, failures)."""
+    sample = _PairsSample(fits, meds, treatment, cluster)
+    if backend is not None:
+        parts = backend.map_seeded(_pairs_chunk, chunk_sizes(B, PAIRS_CHUNK), seed, shared=sample)
+        out = [o for part in parts for o in part]
+    elif n_jobs == 1:
+        draws_idx = np.random.default_rng(seed).integers(0, sample.G, size=(B, sample.G))
+        out = [sample.draw(gs) for gs in draws_idx]
     else:
         from joblib import Parallel, delayed
 
-        out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(one)(gs) for gs in draws_idx)
+        draws_idx = np.random.default_rng(seed).integers(0, sample.G, size=(B, sample.G))
+        out = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(sample.draw)(gs) for gs in draws_idx)
     ok = [o for o in out if o is not None]
     return np.array(ok).T, B - len(ok)
 
 
-def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> np.ndarray:
+def _shift_draws(est: np.ndarray, C: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Wild draws est_j + V @ C_j of every path j: (paths, B)."""
+    return np.array([e + V @ c for e, c in zip(est, C)])
+
+
+def _wild_chunk(shared: tuple, size: int, seed: np.random.SeedSequence) -> np.ndarray:
+    """Worker task: wild draws of every path for ``size`` weight vectors drawn from ``seed``."""
+    est, C, weights = shared
+    return _shift_draws(est, C, draw_weights(weights, C.shape[1], size, np.random.default_rng(seed)))
+
+
+def _wild_draws(fits, meds, treatment, cluster, B, weights, seed, backend=None) -> np.ndarray:
     """Wild cluster bootstrap draws of (a, b, c', c) with common weights across equations."""
     dY = fits["Y"].extra["design"]
     frame = dY.frame
     cl = np.arange(len(frame)) if cluster is None else factorize_fe(frame[cluster])[:, 0]
     G = int(cl.max()) + 1
-    V = draw_weights(weights, G, B, np.random.default_rng(seed))
-    rows = []
+    est, C = [], []
     for key, coef in [*((f"M:{m}", treatment) for m in meds), *(("Y", m) for m in meds), ("Y", treatment),
                       ("total", treatment)]:
         r = fits[key]
@@ -195,9 +230,13 @@ def _wild_draws(fits, meds, treatment, cluster, B, weights, seed) -> np.ndarray:
         h = r.extra["bread"][j] @ d.X.T  # (n,) row of (X'WX)^{-1}X'
         n = d.nobs
         scale = np.sqrt(G / (G - 1) * (n - 1) / (n - d.k - d.df_fe))  # residuals inflated as in CRV1/HC1
-        C = scale * np.bincount(cl, weights=h * ws, minlength=G)
-        rows.append(r.params[coef] + V @ C)
-    return np.array(rows)
+        C.append(scale * np.bincount(cl, weights=h * ws, minlength=G))
+        est.append(r.params[coef])
+    est, C = np.array(est), np.array(C)
+    if backend is None:
+        return _shift_draws(est, C, draw_weights(weights, G, B, np.random.default_rng(seed)))
+    parts = backend.map_seeded(_wild_chunk, chunk_sizes(B, BACKEND_CHUNK), seed, shared=(est, C, weights))
+    return np.concatenate(parts, axis=1)
 
 
 def _percentile_ci(draws: np.ndarray, level: float) -> np.ndarray:
@@ -222,6 +261,7 @@ def mediation(
     level: float = 0.95,
     n_jobs: int = 1,
     panel_id: tuple[str, str] | None = None,
+    backend: Any = None,
 ) -> Result:
     """Fixed-effect mediation analysis with parallel mediators.
 
@@ -250,9 +290,16 @@ def mediation(
     level : float
         Confidence level of the intervals.
     n_jobs : int
-        Threads for the pairs bootstrap.
+        Threads for the pairs bootstrap (``backend=None``); with a back end named by a
+        string, its number of workers.
     panel_id : (unit, time), optional
         As in :func:`fiproxy.twfe`.
+    backend : optional
+        Execution back end of both bootstraps and the path p-values
+        (:func:`fiproxy.parallel.get_backend`: ``"serial"``, ``"processes"``, ``"dask"``, a
+        ``distributed.Client``, an address or a ``Backend``). Draws then run in fixed chunks
+        seeded by ``SeedSequence(seed).spawn(n_chunks)``: identical on every back end and
+        worker count, other draws than the default ``None`` (one generator, ``n_jobs`` threads).
 
     Returns
     -------
@@ -355,22 +402,15 @@ def mediation(
     extra: dict = {"equations": fits, "ci": {"delta": ci}, "bootstrap": {}}
     cluster = _cluster_var(req)
     warnings = list(fY.warnings)
-    if bootstrap in ("pairs", "both"):
-        rng = np.random.default_rng(seed)
-        raw, failed = _pairs_bootstrap(fits, meds, treatment, cluster, B, rng, n_jobs)
-        dr = f(raw[:k], raw[k:2 * k], raw[2 * k], raw[2 * k + 1])
-        extra["bootstrap"]["pairs"] = pd.DataFrame(dr.T, columns=names)
-        extra["ci"]["pairs"] = pd.DataFrame(_percentile_ci(dr, level), index=names, columns=["lower", "upper"])
-        stats["pairs_failed_draws"] = failed
-        if failed:
-            warnings.append(f"pairs bootstrap: {failed} of {B} draws had a singular design and were skipped")
-    if bootstrap in ("wild", "both"):
-        raw = _wild_draws(fits, meds, treatment, cluster, B, wild_weights, seed)
-        dr = f(raw[:k], raw[k:2 * k], raw[2 * k], raw[2 * k + 1])
-        extra["bootstrap"]["wild"] = pd.DataFrame(dr.T, columns=names)
-        extra["ci"]["wild"] = pd.DataFrame(_percentile_ci(dr, level), index=names, columns=["lower", "upper"])
-        if cluster is not None:
-            stats["wild_path_pvalues"] = _path_pvalues(fits, meds, treatment, cluster, B, wild_weights, seed)
+    if bootstrap != "none" and backend is not None:
+        from fiproxy.parallel import backend_scope
+
+        with backend_scope(backend, None if n_jobs in (None, 0, 1) else n_jobs) as be:
+            _bootstraps(extra, stats, warnings, bootstrap, fits, meds, treatment, cluster, B, wild_weights, seed,
+                        level, n_jobs, be)
+    else:
+        _bootstraps(extra, stats, warnings, bootstrap, fits, meds, treatment, cluster, B, wild_weights, seed,
+                    level, n_jobs, None)
     spec = {"treatment": treatment, "mediators": meds, "outcome": outcome, "controls": controls, "fe": fe,
             "vcov": req.spec, "weights": weights, "bootstrap": bootstrap, "B": B if bootstrap != "none" else None,
             "wild_weights": wild_weights, "seed": seed, "level": level, "equations": formulas}
@@ -378,12 +418,35 @@ def mediation(
                   vcov_type=label, stats=stats, warnings=tuple(dict.fromkeys(warnings)), extra=extra)
 
 
+def _bootstraps(extra, stats, warnings, bootstrap, fits, meds, treatment, cluster, B, wild_weights, seed, level,
+                n_jobs, backend) -> None:
+    """Pairs and/or wild bootstrap draws, percentile intervals and path p-values into extra/stats/warnings."""
+    names, f = _derived(meds, {})
+    k = len(meds)
+    if bootstrap in ("pairs", "both"):
+        raw, failed = _pairs_bootstrap(fits, meds, treatment, cluster, B, seed, n_jobs, backend)
+        dr = f(raw[:k], raw[k:2 * k], raw[2 * k], raw[2 * k + 1])
+        extra["bootstrap"]["pairs"] = pd.DataFrame(dr.T, columns=names)
+        extra["ci"]["pairs"] = pd.DataFrame(_percentile_ci(dr, level), index=names, columns=["lower", "upper"])
+        stats["pairs_failed_draws"] = failed
+        if failed:
+            warnings.append(f"pairs bootstrap: {failed} of {B} draws had a singular design and were skipped")
+    if bootstrap in ("wild", "both"):
+        raw = _wild_draws(fits, meds, treatment, cluster, B, wild_weights, seed, backend)
+        dr = f(raw[:k], raw[k:2 * k], raw[2 * k], raw[2 * k + 1])
+        extra["bootstrap"]["wild"] = pd.DataFrame(dr.T, columns=names)
+        extra["ci"]["wild"] = pd.DataFrame(_percentile_ci(dr, level), index=names, columns=["lower", "upper"])
+        if cluster is not None:
+            stats["wild_path_pvalues"] = _path_pvalues(fits, meds, treatment, cluster, B, wild_weights, seed,
+                                                        backend)
+
+
 def _has_lags(formula: str) -> bool:
     p = parse_formula(formula)
     return any(f.kind in ("lag", "lead") for t in p.terms for f in t.factors)
 
 
-def _path_pvalues(fits, meds, treatment, cluster, B, weights, seed) -> dict:
+def _path_pvalues(fits, meds, treatment, cluster, B, weights, seed, backend=None) -> dict:
     """Restricted wild cluster bootstrap p-values of every a and b path (joint-significance test)."""
     import warnings as _w
 
@@ -394,7 +457,7 @@ def _path_pvalues(fits, meds, treatment, cluster, B, weights, seed) -> dict:
         _w.simplefilter("ignore")
         for m in meds:
             out[f"a[{m}]"] = wild_bootstrap(fits[f"M:{m}"], treatment, B=B, weights=weights, seed=seed,
-                                            cluster=cluster, conf_int=False).pvalue
+                                            cluster=cluster, conf_int=False, backend=backend).pvalue
             out[f"b[{m}]"] = wild_bootstrap(fits["Y"], m, B=B, weights=weights, seed=seed, cluster=cluster,
-                                            conf_int=False).pvalue
+                                            conf_int=False, backend=backend).pvalue
     return out
