@@ -72,9 +72,15 @@ class Result:
     # ------------------------------------------------------------------ inference
     @property
     def se(self) -> pd.Series:
-        """Standard errors: square roots of the covariance diagonal."""
-        return pd.Series(np.sqrt(np.clip(np.diag(self.vcov.to_numpy()), 0, None)),
-                         index=self.params.index, name="se")
+        """Standard errors: square roots of the covariance diagonal.
+
+        A negative variance (possible for multiway cluster covariances, Cameron, Gelbach and
+        Miller 2011) gives NaN, never a misleading 0; the covariance label says so.
+        """
+        d = np.diag(self.vcov.to_numpy())
+        with np.errstate(invalid="ignore"):
+            se = np.where(d >= 0, np.sqrt(np.abs(d)), np.nan)
+        return pd.Series(se, index=self.params.index, name="se")
 
     @property
     def tstat(self) -> pd.Series:

@@ -286,7 +286,7 @@ def compute_vcov(request: Any, inp: VcovInputs) -> VcovOutcome:
     neg = np.flatnonzero(np.diag(V) < 0)
     if neg.size:
         info["negative_variance"] = neg.tolist()
-        label += (f"; NOT PSD: negative variance of {neg.size} parameter(s), reported as SE 0; "
+        label += (f"; NOT PSD: negative variance of {neg.size} parameter(s), reported as SE NaN; "
                   "add 'fix_psd': True to the request")
     return VcovOutcome(V, float(Gmin - 1), label, info)
 
