@@ -48,7 +48,7 @@ from fiproxy.estimators.demean import demean, factorize_fe
 from fiproxy.estimators.design import DesignError, check_columns
 from fiproxy.estimators.formula import parse_formula
 from fiproxy.estimators.inference.bootstrap_weights import draw_weights
-from fiproxy.estimators.inference.wild_bootstrap import BACKEND_CHUNK, chunk_sizes
+from fiproxy.estimators.inference.wild_bootstrap import BACKEND_CHUNK, chunk_sizes, map_chunks
 from fiproxy.estimators.inference.vcov import VcovError, VcovInputs, compute_vcov, parse_vcov
 from fiproxy.estimators.result import Result
 from fiproxy.estimators.twfe import twfe
@@ -189,7 +189,7 @@ def _pairs_bootstrap(fits, meds, treatment, cluster, B, seed, n_jobs, backend=No
     """Pairs cluster bootstrap draws of (a, b, c', c); returns (4-tuple stacked, failures)."""
     sample = _PairsSample(fits, meds, treatment, cluster)
     if backend is not None:
-        parts = backend.map_seeded(_pairs_chunk, chunk_sizes(B, PAIRS_CHUNK), seed, shared=sample)
+        parts = map_chunks(backend, _pairs_chunk, chunk_sizes(B, PAIRS_CHUNK), seed, sample)
         out = [o for part in parts for o in part]
     elif n_jobs == 1:
         draws_idx = np.random.default_rng(seed).integers(0, sample.G, size=(B, sample.G))
@@ -235,7 +235,7 @@ def _wild_draws(fits, meds, treatment, cluster, B, weights, seed, backend=None) 
     est, C = np.array(est), np.array(C)
     if backend is None:
         return _shift_draws(est, C, draw_weights(weights, G, B, np.random.default_rng(seed)))
-    parts = backend.map_seeded(_wild_chunk, chunk_sizes(B, BACKEND_CHUNK), seed, shared=(est, C, weights))
+    parts = map_chunks(backend, _wild_chunk, chunk_sizes(B, BACKEND_CHUNK), seed, (est, C, weights))
     return np.concatenate(parts, axis=1)
 
 

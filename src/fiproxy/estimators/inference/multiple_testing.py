@@ -33,8 +33,8 @@ from fiproxy.estimators.inference.wild_bootstrap import (
     _check_G,
     bootstrap_pvalue,
     chunk_sizes,
+    map_chunks,
     problem_from_result,
-    seed_root,
     uses_enumeration,
 )
 
@@ -191,11 +191,7 @@ def romano_wolf(
         V, enum = bootstrap_draws(weights, len(union), B, seed, full_enumeration)
         tb = _joint_t_boot(problems, cols, V)
     else:
-        from fiproxy.parallel import backend_scope
-
-        with backend_scope(backend) as be:
-            parts = be.map_seeded(_joint_chunk, chunk_sizes(int(B)), seed_root(seed),
-                                  shared=(problems, cols, weights, len(union)))
+        parts = map_chunks(backend, _joint_chunk, chunk_sizes(int(B)), seed, (problems, cols, weights, len(union)))
         tb, enum = np.concatenate(parts, axis=0), False
     t = np.array([prob.t_stat() for prob in problems], dtype=float)
     p_single = bootstrap_pvalue(t, tb.T, "symmetric")

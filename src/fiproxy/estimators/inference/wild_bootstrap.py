@@ -85,6 +85,7 @@ __all__ = [
     "chunk_sizes",
     "seed_root",
     "uses_enumeration",
+    "map_chunks",
     "BACKEND_CHUNK",
 ]
 
@@ -580,6 +581,24 @@ def uses_enumeration(weights: str, G: int, B: int, full_enumeration: bool | str)
     return full_enumeration is True or (full_enumeration == "auto" and n_distinct(weights, G) <= B)
 
 
+def _chunk_task(_unused: None, task: tuple, seed: np.random.SeedSequence) -> Any:
+    fn, shared, size = task
+    return fn(shared, size, seed)
+
+
+def map_chunks(backend: Any, fn, sizes: Sequence[int], seed, shared: Any) -> list:
+    """``[fn(shared, size_i, seed_i)]`` on ``backend`` with ``seed_i`` child i of ``SeedSequence(seed)``.
+
+    ``shared`` travels with the tasks (one pickled copy per batch) rather than as a Dask
+    scattered object: scattered objects released by one call were seen to be lost by the
+    next call's tasks ("lost dependencies") on a LocalCluster.
+    """
+    from fiproxy.parallel import backend_scope
+
+    with backend_scope(backend) as be:
+        return be.map_seeded(_chunk_task, [(fn, shared, s) for s in sizes], seed_root(seed))
+
+
 def _moments_chunk(shared: tuple, size: int, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
     """Per-draw coefficients of one chunk of ``size`` draws with weights from ``seed`` (worker task)."""
     problem, weights = shared
@@ -592,10 +611,7 @@ def _moments(problem: WildClusterProblem, weights: str, B: int, seed, full_enume
     if backend is None or uses_enumeration(weights, problem.G, B, full_enumeration):
         V, enum = bootstrap_draws(weights, problem.G, B, seed, full_enumeration)
         return problem.moments(V), V.shape[0], enum
-    from fiproxy.parallel import backend_scope
-
-    with backend_scope(backend) as be:
-        parts = be.map_seeded(_moments_chunk, chunk_sizes(int(B)), seed_root(seed), shared=(problem, weights))
+    parts = map_chunks(backend, _moments_chunk, chunk_sizes(int(B)), seed, (problem, weights))
     return {key: np.concatenate([m[key] for m in parts]) for key in parts[0]}, int(B), False
 
 
