@@ -195,7 +195,10 @@ class DaskBackend(Backend):
         return _n_workers(None)
 
     def _map_batches(self, fn, shared, batches):
-        shared_f = self.client.scatter(shared, broadcast=True) if shared is not None else None
+        # hash=False: a unique key per call. With content hashing, scattering equal data twice
+        # reuses one key, and releasing the first call's future can drop the data the second
+        # call still needs ("lost dependencies").
+        shared_f = self.client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
         futures = [self.client.submit(_run_batch, fn, shared_f, b, pure=False) for b in batches]
         try:
             return self.client.gather(futures)
