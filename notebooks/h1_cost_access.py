@@ -22,18 +22,12 @@ boot_draws = 0  # bootstrap draws (wild bootstrap and mediation); 0 means the B 
 import pandas as pd
 
 from fiproxy.pipeline.estimate import fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
 from fiproxy.report import figures
-from fiproxy.report.hypothesis import coef_table, twfe_section
+from fiproxy.report.hypothesis import coef_table, open_analysis, true_effects, twfe_section
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=20, spec=S, panel=panel)
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=20)
 x, y = S["treatment"], S["outcome"]
-th = panel.truth.get("effects", {}).get("H1", {}) if panel.simulated else {}
-out.text(S["question"])
+th = true_effects(panel, "H1")
 
 # %%
 fits, wild = twfe_section(out, S, panel.data, truth={x: th["total"]} if th else None, boot_draws=boot_draws, seed=seed)

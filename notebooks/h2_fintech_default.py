@@ -19,21 +19,15 @@ boot_draws = 0  # wild cluster bootstrap draws; 0 means the B of the spec
 threshold_draws = 0  # threshold bootstrap replications; 0 means the B of the spec
 
 # %%
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
-from fiproxy.report.hypothesis import threshold_section, twfe_section
+from fiproxy.report.hypothesis import open_analysis, threshold_section, true_effects, twfe_section
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=30, spec=S, panel=panel)
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=30)
 x, y = S["treatment"], S["outcome"]
-out.text(S["question"])
 available = panel.data[y].notna().any()
 if not available:
     out.text(f"**Not estimated:** `{y}` is missing in this panel (it is user-supplied on real data).")
 else:
-    truth_h = panel.truth.get("effects", {}).get(S["hypothesis"], {}) if panel.simulated else {}
+    truth_h = true_effects(panel, S["hypothesis"])
     truth = {x: truth_h["theta1"], f"{x}:{x}": truth_h["theta2"]} if truth_h else None
 
 # %%

@@ -22,18 +22,12 @@ threshold_draws = 0  # threshold bootstrap replications; 0 means the B of the sp
 import pandas as pd
 
 from fiproxy.pipeline.estimate import fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
 from fiproxy.report import figures
-from fiproxy.report.hypothesis import coef_table, threshold_section
+from fiproxy.report.hypothesis import coef_table, open_analysis, threshold_section, true_effects
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=40, spec=S, panel=panel)
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=40)
 x, y = S["treatment"], S["outcome"]
-th = panel.truth.get("effects", {}).get("H3", {}) if panel.simulated else {}
-out.text(S["question"])
+th = true_effects(panel, "H3")
 
 # %% [markdown]
 # ## Interaction with a moderator

@@ -19,18 +19,12 @@ boot_draws = 0  # wild cluster bootstrap draws; 0 means the B of the spec
 
 # %%
 from fiproxy.pipeline.estimate import fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
-from fiproxy.report.hypothesis import coef_table, twfe_section
+from fiproxy.report.hypothesis import coef_table, open_analysis, true_effects, twfe_section
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=50, spec=S, panel=panel)
-truth_h = panel.truth.get("effects", {}).get(S["hypothesis"], {}) if panel.simulated else {}
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=50)
+truth_h = true_effects(panel, S["hypothesis"])
 x = S["treatment"]
 truth = {x: truth_h["delta"]} if truth_h else None
-out.text(S["question"])
 
 # %%
 fits, wild = twfe_section(out, S, panel.data, truth=truth, boot_draws=boot_draws, seed=seed)

@@ -23,18 +23,13 @@ import pandas as pd
 
 import fiproxy
 from fiproxy.pipeline.estimate import fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
 from fiproxy.report.event_plot import event_plot
+from fiproxy.report.hypothesis import open_analysis, true_effects
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=80, spec=S, panel=panel)
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=80)
 y = S["outcome"]
 m = next(m for m in S["models"] if m["estimator"] == "did")
 cohort = m["cohort"]
-out.text(S["question"])
 available = cohort in panel.data and panel.data[cohort].notna().all() and panel.data[y].notna().all()
 if not available:
     out.text(f"**Not estimated:** `{cohort}` or `{y}` is incomplete in this panel; policy adoption years are "
@@ -42,7 +37,7 @@ if not available:
 
 # %%
 if available:
-    th = panel.truth.get("effects", {}).get("POLICY", {}) if panel.simulated else {}
+    th = true_effects(panel, "POLICY")
     cs = fit_model(S, m, panel.data, seed=seed, draws=boot_draws)
     sa = fiproxy.did(panel.data, y, "prov_code", "year", cohort, method="sunab", aggregate="event")
     tw = fiproxy.did(panel.data, y, "prov_code", "year", cohort, method="twfe", window=(-4, 4))

@@ -22,14 +22,9 @@ backend = "serial"  # serial, processes, threads or dask
 import pandas as pd
 
 from fiproxy.pipeline.estimate import fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
+from fiproxy.report.hypothesis import open_analysis
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=90, spec=S, panel=panel)
-out.text(S["question"])
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=90)
 m = next(m for m in S["models"] if m["estimator"] == "spec_curve")
 curve = fit_model(S, m, panel.data, seed=seed, draws=joint_draws, backend=backend)
 print(curve.summary())

@@ -25,18 +25,12 @@ import pandas as pd
 from fiproxy.estimators.spatial_tests import lm_tests, morans_i
 from fiproxy.estimators.spatial_weights import SpatialWeights
 from fiproxy.pipeline.estimate import balanced_rows, fit_model
-from fiproxy.pipeline.panel import load_panel
-from fiproxy.pipeline.record import Outputs
-from fiproxy.pipeline.specs import load_spec
 from fiproxy.report import figures
-from fiproxy.report.hypothesis import coef_table
+from fiproxy.report.hypothesis import coef_table, open_analysis, true_effects
 
-S = load_spec(spec)
-panel = load_panel(data_dir, seed)
-out = Outputs(output_dir, spec, S["title"], order=70, spec=S, panel=panel)
+S, panel, out = open_analysis(spec, data_dir, seed, output_dir, order=70)
 x, y = S["treatment"], S["outcome"]
-out.text(S["question"])
-th = panel.truth.get("effects", {}).get("H5", {}) if panel.simulated else {}
+th = true_effects(panel, "H5")
 data = balanced_rows(panel.data, [y, x, *S.get("controls", [])])  # spatial ML needs a balanced panel
 dropped = sorted(set(panel.data["prov_code"]) - set(data["prov_code"]))
 if dropped:

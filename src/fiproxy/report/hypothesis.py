@@ -11,7 +11,26 @@ from fiproxy.estimators.result import Result
 from fiproxy.pipeline.estimate import fit_model
 from fiproxy.pipeline.record import Outputs
 
-__all__ = ["stars", "coef_table", "register_result", "twfe_section", "threshold_section"]
+__all__ = ["open_analysis", "true_effects", "stars", "coef_table", "register_result", "twfe_section",
+           "threshold_section"]
+
+
+def open_analysis(spec: str, data_dir: str, seed: int, output_dir: str, order: int):
+    """Start a hypothesis notebook: the validated spec, the panel and the paper section (whose
+    first paragraph is the spec's question). Returns ``(S, panel, out)``."""
+    from fiproxy.pipeline.panel import load_panel
+    from fiproxy.pipeline.specs import load_spec
+
+    S = load_spec(spec)
+    panel = load_panel(data_dir, seed)
+    out = Outputs(output_dir, spec, S["title"], order=order, spec=S, panel=panel)
+    out.text(S["question"])
+    return S, panel, out
+
+
+def true_effects(panel, key: str) -> dict:
+    """The simulated panel's true effects for ``key`` (``"H1"`` …); empty for real data."""
+    return panel.truth.get("effects", {}).get(key, {}) if panel.simulated else {}
 
 
 def stars(p: float) -> str:
