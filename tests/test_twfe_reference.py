@@ -139,6 +139,8 @@ def test_vcov_as_equals_refit():
         b = fiproxy.twfe("y ~ x1 + x2 | prov + yr", data, vcov=v)
         np.testing.assert_allclose(a.vcov.to_numpy(), b.vcov.to_numpy(), rtol=1e-12)
         assert a.df_t == b.df_t and a.vcov_type == b.vcov_type and a.spec["vcov"] == v
+        assert a.stats.get("n_clusters") == b.stats.get("n_clusters")  # cluster counts follow the covariance
+    assert "n_clusters" not in base.vcov_as({"CRV1": "prov"}).vcov_as("HC1").stats
 
 
 def test_design_and_stats_interface():

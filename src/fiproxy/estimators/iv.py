@@ -307,9 +307,10 @@ def iv(
                             jackknife=lambda keep: _refit(des, keep, method, fuller, kappa, tol, maxiter))
     names = pd.Index(des.endog + des.exog)
 
-    def vcov_fn(request: Any) -> tuple[pd.DataFrame, float, str]:
+    def vcov_fn(request: Any) -> tuple[pd.DataFrame, float, str, dict]:
         out = compute_vcov(checked_vcov(request), inputs)
-        return pd.DataFrame(out.V, index=names, columns=names), out.df_t, out.label
+        stats = {"n_clusters": out.info["n_clusters"]} if "n_clusters" in out.info else {}
+        return pd.DataFrame(out.V, index=names, columns=names), out.df_t, out.label, stats
 
     out = compute_vcov(req, inputs)
     # fit statistics on the structural residuals (not the second-stage ones)

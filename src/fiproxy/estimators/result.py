@@ -65,7 +65,7 @@ class Result:
     stats: dict = field(default_factory=dict)
     warnings: tuple = ()
     extra: dict = field(default_factory=dict)
-    _vcov_fn: Callable[[Any], tuple[pd.DataFrame, float | None, str]] | None = field(
+    _vcov_fn: Callable[[Any], tuple] | None = field(
         default=None, repr=False, compare=False
     )
 
@@ -125,10 +125,13 @@ class Result:
             raise NotImplementedError(
                 f"the {self.model!r} estimator does not support recomputing the covariance; refit instead"
             )
-        V, df_t, label = self._vcov_fn(vcov)
+        V, df_t, label, *cov_stats = self._vcov_fn(vcov)
         spec = dict(self.spec)
         spec["vcov"] = vcov
-        return replace(self, vcov=V, df_t=df_t, vcov_type=label, spec=spec)
+        stats = {k: v for k, v in self.stats.items() if k != "n_clusters"}  # a property of the old covariance
+        if cov_stats:
+            stats.update(cov_stats[0])
+        return replace(self, vcov=V, df_t=df_t, vcov_type=label, spec=spec, stats=stats)
 
     def wald_test(self, R: np.ndarray | pd.DataFrame, r: np.ndarray | None = None) -> dict:
         """Wald test of ``R @ params = r`` using this result's covariance.

@@ -148,9 +148,10 @@ def twfe(
     inputs = linear_vcov_inputs(d, beta, bread, time, tol, maxiter)
     names = pd.Index(d.coefnames)
 
-    def vcov_fn(request: Any) -> tuple[pd.DataFrame, float, str]:
+    def vcov_fn(request: Any) -> tuple[pd.DataFrame, float, str, dict]:
         out = compute_vcov(request, inputs)
-        return pd.DataFrame(out.V, index=names, columns=names), out.df_t, out.label
+        stats = {"n_clusters": out.info["n_clusters"]} if "n_clusters" in out.info else {}
+        return pd.DataFrame(out.V, index=names, columns=names), out.df_t, out.label, stats
 
     out = compute_vcov(req, inputs)
     warnings = []
