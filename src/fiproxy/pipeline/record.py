@@ -99,12 +99,9 @@ class Outputs:
 
     def text(self, markdown: str) -> None:
         """A paragraph for the paper. ``{{key}}`` is replaced by the registered number."""
-        def sub(m: re.Match) -> str:
-            k = m.group(1)
-            if k not in self.numbers:
-                raise KeyError(f"text refers to unregistered number {k!r}")
-            return format_number(self.numbers[k]["value"], self.numbers[k]["fmt"])
-        re.sub(r"\{\{([^}]+)\}\}", sub, markdown)  # fail early on unknown keys
+        unknown = [k for k in re.findall(r"\{\{([^}]+)\}\}", markdown) if k not in self.numbers]
+        if unknown:
+            raise KeyError(f"text refers to unregistered number(s) {unknown}")
         self.items.append({"kind": "text", "markdown": markdown})
 
     # ------------------------------------------------------------------ tables

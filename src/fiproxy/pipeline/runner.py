@@ -158,6 +158,7 @@ def run_notebooks(
     data_hashes = data_hashes or {}
     outcomes: dict[str, TaskOutcome] = {}
     pending = {t.name: t for t in tasks}
+    keys = {t.name: task_key(t.path, t.params, data_hashes) for t in tasks}
     running: dict[Future, tuple[NotebookTask, float, str]] = {}
 
     def finish(o: TaskOutcome) -> None:
@@ -176,18 +177,15 @@ def run_notebooks(
                     continue
                 if any(d is None for d in deps):
                     continue
-                del pending[name]
-                key = task_key(t.path, t.params, data_hashes)
-                final_dir = run_dir / "notebooks" / name
+                key, final_dir = keys[name], run_dir / "notebooks" / name
                 if cache is not None and cache.get(key) is not None:
+                    del pending[name]
                     t0 = time.perf_counter()
                     cache.restore(key, final_dir)
                     finish(TaskOutcome(name, "cached", time.perf_counter() - t0, key, str(final_dir)))
-                    continue
-                if len(running) >= max(1, jobs):
-                    pending[name] = t  # re-queue; wait for a slot
-                    continue
-                running[pool.submit(_execute, t, final_dir, timeout)] = (t, time.perf_counter(), key)
+                elif len(running) < max(1, jobs):  # otherwise it waits for a free slot
+                    del pending[name]
+                    running[pool.submit(_execute, t, final_dir, timeout)] = (t, time.perf_counter(), key)
             if not running:
                 continue
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)

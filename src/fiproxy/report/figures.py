@@ -43,7 +43,8 @@ def trend_lines(data: pd.DataFrame, variables: Sequence[str], labels: dict[str, 
         sns.lineplot(data=d, x="year", y=v, hue="group", errorbar=None, ax=ax, marker="o", markersize=3)
         ax.set_title(labels.get(v, v), fontsize=9)
         ax.set_ylabel("")
-        ax.legend_.remove() if ax.legend_ else None
+        if ax.legend_:
+            ax.legend_.remove()
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles, names = axes.flat[0].get_legend_handles_labels()
